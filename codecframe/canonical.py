@@ -50,8 +50,8 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(ARRAY_EXT, head + arr.tobytes())
     if isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
+    if isinstance(obj, int):
+        raise FormatError(f"integer {obj} is outside the 64-bit range msgpack can store")
     raise FormatError(f"cannot store {type(obj).__name__} in a header")
 
 

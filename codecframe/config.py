@@ -56,12 +56,16 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         check_json(value, where)
         return value
     if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arm in typing.get_args(tp):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(tp)):
+            return None
+        if len(arms) == 1:
+            return _coerce(value, arms[0], where)
+        for arm in arms:
             try:
                 return _coerce(value, arm, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
+            except ConfigError:
+                continue
         raise ConfigError(f"{where}: {value!r} matches none of {tp}")
     if tp is type(None):
         if value is not None:

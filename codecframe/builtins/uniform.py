@@ -1,0 +1,92 @@
+"""Uniform scalar quantizer: step Δ, symbols entropy-coded with a per-group fitted count model."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..abc import HasMean, Posterior, Quantizer
+from ..errors import ConfigError, InputError
+from ..probability import ProbabilityModel
+from ..types import Quantized
+
+__all__ = ["UniformQuantizer"]
+
+#: Largest alphabet (max - min + 1 symbols) one group may use.
+MAX_ALPHABET = 1 << 16
+
+
+def _check_step(step: Any, where: str) -> float:
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not np.isfinite(step) or step <= 0:
+        raise ConfigError(f"{where}: step must be a finite number > 0, got {step!r}")
+    return float(step)
+
+
+class UniformQuantizer(Quantizer):
+    """x̂ = Δ · rint(mean / Δ) (round half to even); the setting is ``{"step": Δ}``.
+
+    Each group's symbols are coded with a model fitted to that group: the side info holds the
+    smallest symbol ``lo`` and the symbol counts, from which the coder's integer table is built.
+    Distortion is the squared error to the posterior mean.
+    """
+
+    id = "uniform"
+    requires = (HasMean,)
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        step: float = 0.1
+        candidates: tuple[float, ...] = tuple(2.0**k for k in range(-10, 5))
+
+        def __post_init__(self) -> None:
+            _check_step(self.step, "quantizer 'uniform': step")
+            if not self.candidates:
+                raise ConfigError("quantizer 'uniform': candidates must not be empty")
+            for s in self.candidates:
+                _check_step(s, "quantizer 'uniform': candidates")
+
+    def settings(self) -> list[dict[str, Any]]:
+        return [{"step": s} for s in self.config.candidates]
+
+    def default_setting(self) -> dict[str, Any]:
+        return {"step": self.config.step}
+
+    def _step(self, setting: Mapping[str, Any]) -> float:
+        if set(setting) != {"step"}:
+            raise ConfigError(f"{self.describe()}: setting must be {{'step': Δ}}, got {dict(setting)!r}")
+        return _check_step(setting["step"], f"{self.describe()}: setting")
+
+    def quantize(self, posterior: Posterior, setting: Mapping[str, Any]) -> Quantized:
+        step = self._step(setting)
+        mean = np.asarray(posterior.mean)  # type: ignore[attr-defined]
+        scaled = np.rint(mean.astype(np.float64).ravel() / step)
+        if scaled.size and np.max(np.abs(scaled)) >= 2**31 - 1:
+            raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
+        symbols = scaled.astype(np.int32)
+        lo = int(symbols.min()) if symbols.size else 0
+        hi = int(symbols.max()) if symbols.size else 0
+        if hi - lo + 1 > MAX_ALPHABET:
+            raise InputError(
+                f"{self.describe()}: step {step} gives {hi - lo + 1} distinct levels, more than {MAX_ALPHABET}; use a larger step"
+            )
+        counts = np.bincount(symbols - lo, minlength=hi - lo + 1) if symbols.size else np.zeros(1, np.int64)
+        side = {"lo": lo, "counts": [int(c) for c in counts]}
+        return Quantized(symbols, {"step": step}, side, tuple(mean.shape), mean.dtype.name)
+
+    def symbol_model(self, q: Quantized, precision: int) -> tuple[ProbabilityModel, None]:
+        lo, counts = q.side.get("lo"), q.side.get("counts")
+        if isinstance(lo, bool) or not isinstance(lo, int) or not isinstance(counts, list) or not counts:
+            raise InputError(f"{self.describe()}: side info must hold integer 'lo' and a non-empty 'counts' list")
+        if len(counts) > MAX_ALPHABET or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise InputError(f"{self.describe()}: side info 'counts' must be at most {MAX_ALPHABET} non-negative integers")
+        if not -(2**31) <= lo <= 2**31 - len(counts):
+            raise InputError(f"{self.describe()}: side info 'lo' {lo} is out of the int32 range")
+        return ProbabilityModel.from_counts(np.asarray(counts, np.int64), precision=precision, offsets=lo), None
+
+    def dequantize(self, q: Quantized) -> np.ndarray:
+        step = self._step(q.setting)
+        values = q.symbols.astype(np.float64) * step
+        return values.astype(q.dtype).reshape(q.shape)

@@ -1,0 +1,1 @@
+"""The ``codecframe`` command line."""

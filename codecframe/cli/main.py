@@ -1,0 +1,57 @@
+"""Entry point of the ``codecframe`` command.
+
+Exit codes: 0 success; 1 a codecframe error (bad data, format, config); 2 usage error;
+3 an operating-system error (file not found, permission); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import CodecframeError
+from ..registry import load_group
+from . import core_commands
+
+COMMAND_GROUP = "codecframe.commands"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codecframe", description="Uncertainty-aware compression from replaceable parts.")
+    parser.add_argument("--version", action="version", version=f"codecframe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    core_commands.register(sub)
+    loaded, failed = load_group(COMMAND_GROUP)
+    for ep, register in loaded:
+        try:
+            register(sub)
+        except Exception as exc:  # a broken plugin command must not break the CLI
+            failed.append((ep, f"{type(exc).__name__}: {exc}"))
+    parser.set_defaults(_plugin_failures=failed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except CodecframeError as exc:
+        print(f"codecframe: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"codecframe: error: {exc}", file=sys.stderr)
+        return EXIT_OS
+    except KeyboardInterrupt:
+        print("codecframe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
