@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import warnings
 from typing import Any
 
@@ -47,7 +48,19 @@ def scan(group: str, path: list[str] | None = None) -> list[EntryPointInfo]:
             module=ep.module_name,
             attr=ep.object_name,
             distribution=(ep.distro.name if ep.distro else "<unknown>").replace("_", "-"),
-            version=str(ep.distro.version) if ep.distro and ep.distro.version else "",
+            version=_version(ep.distro),
         )
         for ep in found
     ]
+
+
+def _version(distro: entrypoints.Distribution | None) -> str:
+    """The distribution's version; an ``.egg-info`` in a source tree records none, so ask the metadata."""
+    if distro is None:
+        return ""
+    if distro.version:
+        return str(distro.version)
+    try:
+        return importlib.metadata.version(distro.name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""

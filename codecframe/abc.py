@@ -69,6 +69,11 @@ class Posterior(Component, abc.ABC):
         """The arrays this posterior was built from (after validation)."""
         return dict(self._arrays)
 
+    @classmethod
+    @abc.abstractmethod
+    def example(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> Posterior:
+        """A valid random instance of ``shape`` for contract tests (:mod:`codecframe.testing`)."""
+
     @abc.abstractmethod
     def point(self) -> np.ndarray:
         """Point estimate: the mean for continuous families, the most likely index for categorical ones."""

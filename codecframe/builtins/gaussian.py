@@ -40,6 +40,10 @@ class GaussianPosterior(Posterior, HasStd, CanSample):
             raise InputError(f"{where}: std must be positive everywhere")
         return {"mean": mean, "std": std}
 
+    @classmethod
+    def example(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> GaussianPosterior:
+        return cls(mean=rng.standard_normal(shape), std=np.exp(rng.normal(-1.0, 0.5, shape)))
+
     @property
     def mean(self) -> np.ndarray:
         return self._arrays["mean"]
