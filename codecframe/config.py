@@ -195,6 +195,11 @@ class Component:
         return config_from_dict(cls.Config, data, cls.describe())
 
     @classmethod
+    def examples(cls) -> list[dict[str, Any]]:
+        """Option sets that build valid instances, for contract tests; default: the default config."""
+        return [{}]
+
+    @classmethod
     def upgrade_config(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """Translate options written by an older ``version``; the default supports none."""
         raise VersionError(f"{cls.describe()}: config version {version} is no longer supported")

@@ -76,6 +76,10 @@ class LagrangianAllocator(Allocator):
             if not 1 <= self.iterations <= 10_000:
                 raise ConfigError(f"allocator 'lagrangian': iterations must be in [1, 10000], got {self.iterations}")
 
+    @classmethod
+    def examples(cls) -> list[dict[str, Any]]:
+        return [{"target_bpe": 2.0}, {"lam": 0.01}, {"target_bytes": 200}]
+
     def _target_bits(self, groups: Sequence[AllocationGroup]) -> float:
         if self.config.target_bytes is not None:
             return 8.0 * self.config.target_bytes

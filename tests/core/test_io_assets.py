@@ -1,0 +1,51 @@
+import os
+
+import pytest
+
+from codecframe import assets
+from codecframe.errors import AssetError, ConfigError, InputError, LimitError
+from codecframe.io import atomic_write, read_bytes
+
+
+def test_atomic_write_replaces_and_cleans_up(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+    atomic_write(target, b"one")
+    assert target.read_bytes() == b"one"
+
+    def failing_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, b"two")
+    assert target.read_bytes() == b"one"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_read_bytes_limits(tmp_path):
+    p = tmp_path / "x"
+    p.write_bytes(b"12345")
+    assert read_bytes(p) == b"12345"
+    with pytest.raises(LimitError, match="exceeds"):
+        read_bytes(p, max_bytes=4)
+    with pytest.raises(InputError, match="no such file"):
+        read_bytes(tmp_path / "nope")
+    with pytest.raises(InputError, match="directory"):
+        read_bytes(tmp_path)
+
+
+def test_assets_by_hash(tmp_path):
+    f = tmp_path / "table.bin"
+    f.write_bytes(b"table v1")
+    ref = assets.register_asset(f)
+    assert ref == assets.asset_ref(b"table v1") == assets.asset_ref(f)
+    assert assets.load_asset(ref) == b"table v1"
+    other = assets.asset_ref(b"table v2")
+    with pytest.raises(AssetError, match=other):
+        assets.load_asset(other)
+    f.write_bytes(b"tampered")
+    os.utime(f, ns=(1, 1))
+    with pytest.raises(AssetError, match="no longer matches"):
+        assets.load_asset(ref)
+    with pytest.raises(ConfigError, match="sha256"):
+        assets.parse_ref("md5:abc")
