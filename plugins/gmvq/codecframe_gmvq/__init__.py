@@ -1,0 +1,1 @@
+"""GM-VQ for codecframe."""
