@@ -292,16 +292,18 @@ class ArrayCodec:
         except TypeError as exc:
             raise InputError(f"codecframe codec: cannot read {type(data).__name__} as bytes: {exc}") from None
         header = container.read(view).header
-        pipe = self._decoder(header)
         try:
+            pipe = self._decoder(header)
             # a component newer than the chunk re-reads it through upgrade_config: decode from the header
-            decoded = pipe.decode(view) if pack(pipe.get_config()) == pack(header["pipeline"]) else decode(view, registry=self.registry)
+            same = pack(pipe.get_config()) == pack(header["pipeline"])
+            decoded = pipe.decode(view) if same else decode(view, registry=self.registry)
         except AssetError as exc:
             provenance = header.get("provenance") if isinstance(header.get("provenance"), dict) else {}
-            hints = {p.get("distribution"): p for p in provenance.values() if isinstance(p, dict)}
-            hints.pop(CORE_DISTRIBUTION, None)
-            where = "; ".join(_install_hint(h) for h in hints.values()) or _install_hint(None)
-            raise AssetError(f"{exc} ({where})") from None
+            hints = {p["distribution"]: p for p in provenance.values()
+                     if isinstance(p, dict) and p.get("distribution") not in (None, CORE_DISTRIBUTION, IN_PROCESS)}
+            if not hints:
+                raise
+            raise AssetError(f"{exc} (written with {'; '.join(_install_hint(h) for h in hints.values())})") from None
         return _assemble(decoded.arrays, decoded.meta)
 
 
