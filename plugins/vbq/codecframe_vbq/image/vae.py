@@ -1,0 +1,98 @@
+"""The image VAE: a small convolutional encoder/decoder with a Gaussian posterior (``docs/vbq.md``).
+
+Encoder: four 5×5 stride-2 convolutions (the first three followed by the nonlinearity) giving
+μ and log σ² of C latent channels at 1/16 resolution. Decoder: the mirror image with 5×5
+stride-2 transposed convolutions. Prior N(0, I); likelihood N(x; g(z), σ_x² I) on pixels in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+__all__ = ["VAEConfig", "GDN", "ImageVAE", "DOWNSAMPLING"]
+
+#: Total downsampling factor of the encoder (images are padded to a multiple of it).
+DOWNSAMPLING = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig:
+    """Architecture: ``hidden`` filters, ``latent`` channels, ``nonlinearity`` "gdn" or "relu"."""
+
+    hidden: int = 64
+    latent: int = 32
+    nonlinearity: str = "gdn"
+    likelihood_variance: float = 0.001
+
+
+class GDN(nn.Module):
+    """Generalized divisive normalization (Ballé et al. 2016): y_i = x_i / sqrt(β_i + Σ_j γ_ij x_j²).
+
+    ``inverse`` gives IGDN (multiply instead of divide). β and γ are kept non-negative by squaring
+    their parameters (β has a floor of 1e-6); γ starts at 0.1·I + 0.001 so that every entry learns.
+    """
+
+    def __init__(self, channels: int, inverse: bool = False) -> None:
+        super().__init__()
+        self.inverse = inverse
+        self.beta = nn.Parameter(torch.ones(channels))
+        self.gamma = nn.Parameter(torch.sqrt(0.1 * torch.eye(channels) + 0.001))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        beta = self.beta**2 + 1e-6
+        gamma = self.gamma**2
+        norm = nn.functional.conv2d(x * x, gamma[:, :, None, None], beta)
+        return x * torch.sqrt(norm) if self.inverse else x * torch.rsqrt(norm)
+
+
+def _act(kind: str, channels: int, inverse: bool) -> nn.Module:
+    if kind == "gdn":
+        return GDN(channels, inverse)
+    if kind == "relu":
+        return nn.ReLU()
+    raise ValueError(f"unknown nonlinearity {kind!r}")
+
+
+class ImageVAE(nn.Module):
+    """Gaussian VAE for RGB images in [0, 1] (N, 3, H, W) with H, W multiples of 16."""
+
+    def __init__(self, config: VAEConfig = VAEConfig()) -> None:
+        super().__init__()
+        self.config = config
+        h, c, kind = config.hidden, config.latent, config.nonlinearity
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, h, 5, 2, 2), _act(kind, h, False),
+            nn.Conv2d(h, h, 5, 2, 2), _act(kind, h, False),
+            nn.Conv2d(h, h, 5, 2, 2), _act(kind, h, False),
+            nn.Conv2d(h, 2 * c, 5, 2, 2),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(c, h, 5, 2, 2, 1), _act(kind, h, True),
+            nn.ConvTranspose2d(h, h, 5, 2, 2, 1), _act(kind, h, True),
+            nn.ConvTranspose2d(h, h, 5, 2, 2, 1), _act(kind, h, True),
+            nn.ConvTranspose2d(h, 3, 5, 2, 2, 1),
+        )
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and standard deviation, each (N, C, H/16, W/16)."""
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        return mean, torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Likelihood mean g(z) (not clipped)."""
+        return self.decoder(z)
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative ELBO per pixel (one reparameterized sample), plus its parts in bits per pixel."""
+        mean, std = self.encode(x)
+        z = mean + std * torch.randn_like(std)
+        x_hat = self.decode(z)
+        pixels = x.shape[0] * x.shape[2] * x.shape[3]
+        distortion = ((x - x_hat) ** 2).sum() / (2 * self.config.likelihood_variance)
+        kl = 0.5 * (mean**2 + std**2 - 1.0 - 2.0 * torch.log(std)).sum()
+        loss = (distortion + kl) / pixels
+        mse = float(((x - x_hat) ** 2).mean().detach())
+        return loss, {"kl_bpp": float(kl.detach()) / pixels / 0.6931471805599453, "mse": mse}

@@ -1,0 +1,53 @@
+"""Priors of the VBQ grid: grid points ẑ_k = P⁻¹(ξ_k) for every sorted index k.
+
+Two constructions:
+
+- :func:`empirical_points` (tables fitted on training latents): the empirical quantile function of
+  the training posterior means, evaluated once per channel and stored in the tables asset, so the
+  decoder only reads the lookup table.
+- :func:`knot_points` (adaptive mode, per group): a piecewise-linear quantile function through
+  ``Q + 1`` knots carried in the side info, evaluated with basic IEEE operations only
+  (``specs/vbq.md`` §4), so every decoder computes the same points bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codecframe.errors import InputError
+
+from .grid import grid_size, xi
+
+__all__ = ["empirical_points", "quantile_knots", "knot_points"]
+
+
+def empirical_points(values: np.ndarray, r_max: int) -> np.ndarray:
+    """Grid points (K,) at the empirical quantiles ξ_k of ``values`` (numpy's 'linear' method)."""
+    v = np.asarray(values, np.float64).ravel()
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise InputError("an empirical prior needs at least one finite value")
+    return np.quantile(v, xi(r_max), method="linear")
+
+
+def quantile_knots(values: np.ndarray, count: int) -> np.ndarray:
+    """``count + 1`` knots: the empirical quantiles of ``values`` at i/count (min and max at the ends)."""
+    v = np.asarray(values, np.float64).ravel()
+    if v.size == 0:
+        return np.zeros(count + 1)
+    return np.quantile(v, np.arange(count + 1) / count, method="linear")
+
+
+def knot_points(knots: np.ndarray, r_max: int) -> np.ndarray:
+    """Grid points (C, K) of the piecewise-linear quantile functions through ``knots`` (C, Q+1).
+
+    For ξ = (k+1)/2^(R+1): i = ⌊(k+1)Q / 2^(R+1)⌋, t = ((k+1)Q mod 2^(R+1)) / 2^(R+1) (exact), and
+    ẑ = min(knots[i] + (knots[i+1] - knots[i]) · t, knots[i+1]), each operation rounded once in
+    float64 (no fused multiply-add). Knots must be finite and non-decreasing.
+    """
+    knots = np.asarray(knots, np.float64)
+    q = knots.shape[1] - 1
+    scaled = np.arange(1, grid_size(r_max) + 1, dtype=np.int64) * q
+    i = scaled >> (r_max + 1)
+    t = (scaled & ((1 << (r_max + 1)) - 1)).astype(np.float64) / float(1 << (r_max + 1))
+    left, right = knots[:, i], knots[:, i + 1]  # i < q because k + 1 < 2^(R+1)
+    return np.minimum(left + (right - left) * t, right)
