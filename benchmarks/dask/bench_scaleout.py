@@ -1,0 +1,149 @@
+"""Chunk-parallel compression throughput and per-worker memory: 1 vs 2 dask workers, plus a no-dask serial loop.
+
+The source is a float32 field (smooth pattern + noise) generated inside the workers, one block per
+zarr chunk, from a seed fixed by the block index, so no input is shipped from the client. For each
+worker count it starts a ``distributed.LocalCluster`` (loopback, 1 thread per worker), warms the
+numba coder in every worker, then times ``codecframe.dask.to_zarr`` (generate + encode + write)
+and a chunk-parallel decode. Checks: the stored chunks are byte-identical across worker counts and
+to the serial loop's encoding, and the decoded chunks hash identically to a serial in-process decode.
+
+    .venv/bin/python benchmarks/dask/bench_scaleout.py                  # 100,663,296 elements (24 chunks of 16 MiB)
+    .venv/bin/python benchmarks/dask/bench_scaleout.py --chunks 4 --chunk-rows 64 --workers 1 2   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import dask.array as da
+import distributed
+import numpy as np
+import psutil
+import zarr
+
+from codecframe import dask as cfdask
+from codecframe.ecosystem.array_codec import ArrayCodec
+
+COLUMNS = 4096
+SEED = 20261122
+
+
+def block(block_id: tuple[int, int], rows: int) -> np.ndarray:
+    """The source block ``block_id`` (deterministic): a smooth pattern plus N(0, 0.05²) noise."""
+    rng = np.random.default_rng([SEED, block_id[0]])
+    r = (np.arange(rows, dtype=np.float32) + block_id[0] * rows)[:, None]
+    c = np.arange(COLUMNS, dtype=np.float32)[None, :]
+    out = rng.standard_normal((rows, COLUMNS), dtype=np.float32)
+    out *= np.float32(0.05)
+    out += np.sin(c / np.float32(97.0)) * np.cos(r / np.float32(61.0))
+    return out
+
+
+def source(n_chunks: int, rows: int) -> da.Array:
+    return da.map_blocks(lambda block_id=None: block(block_id, rows), dtype=np.float32,
+                         chunks=((rows,) * n_chunks, (COLUMNS,)))
+
+
+def digest(values: np.ndarray) -> np.ndarray:
+    return np.frombuffer(hashlib.sha256(np.ascontiguousarray(values).tobytes()).digest(), np.uint32).reshape(1, 8)
+
+
+def stored_digests(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file() and p.name != "zarr.json"}
+
+
+def worker_memory() -> dict[str, int]:
+    """Current RSS and lifetime peak RSS of this worker process, in bytes."""
+    return {"rss": psutil.Process().memory_info().rss, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def run_serial(args, config, store: Path) -> dict:
+    """No dask: generate, encode and write every chunk in this process."""
+    codec = ArrayCodec(config)
+    codec.decode(codec.encode(block((0, 0), 8)))  # compile/load the coder first
+    arr = cfdask.create_array(str(store), (args.chunks * args.chunk_rows, COLUMNS), (args.chunk_rows, COLUMNS), "float32", config)
+    start = time.perf_counter()
+    for i in range(args.chunks):
+        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = block((i, 0), args.chunk_rows)
+    return {"workers": 0, "encode_s": time.perf_counter() - start}
+
+
+def run_cluster(args, config, n_workers: int, store: Path) -> dict:
+    with cfdask.local_cluster(n_workers=n_workers, memory_limit=None) as cluster, distributed.Client(cluster) as client:
+        cfdask.warm_up(client, config)
+        before = client.run(worker_memory)
+        start = time.perf_counter()
+        cfdask.to_zarr(source(args.chunks, args.chunk_rows), str(store), config)
+        encode_s = time.perf_counter() - start
+        after = client.run(worker_memory)
+        start = time.perf_counter()
+        decoded = da.from_zarr(str(store)).map_blocks(digest, chunks=(1, 8), dtype=np.uint32).compute()
+        decode_s = time.perf_counter() - start
+        tasks = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    growth = {w: after[w]["peak"] - before[w]["rss"] for w in after}
+    return {"workers": n_workers, "encode_s": encode_s, "decode_s": decode_s, "decoded_digests": decoded.tolist(),
+            "peak_growth_bytes": growth, "baseline_rss_bytes": {w: before[w]["rss"] for w in before}, "tasks": tasks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=24, help="number of zarr chunks (rows of blocks)")
+    parser.add_argument("--chunk-rows", type=int, default=1024, help=f"rows per chunk of {COLUMNS} float32 columns")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--step", type=float, default=0.01, help="uniform quantizer step")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    config = {"quantizer": {"id": "uniform", "step": args.step}}
+    elements = args.chunks * args.chunk_rows * COLUMNS
+    chunk_bytes = args.chunk_rows * COLUMNS * 4
+    workdir = Path(tempfile.mkdtemp(prefix="cf-scaleout-"))
+    results = {"elements": elements, "chunk_bytes": chunk_bytes, "config": config, "cpus": os.cpu_count(),
+               "loadavg_before": os.getloadavg(), "runs": []}
+    try:
+        serial = run_serial(args, config, workdir / "serial.zarr")
+        results["runs"].append(serial)
+        reference = stored_digests(workdir / "serial.zarr")
+        arr = zarr.open_array(str(workdir / "serial.zarr"), mode="r")
+        serial_decoded = [digest(arr[i * args.chunk_rows : (i + 1) * args.chunk_rows]).tolist()[0] for i in range(args.chunks)]
+        stored = sum(p.stat().st_size for p in (workdir / "serial.zarr").rglob("*") if p.is_file())
+        results["bits_per_element"] = 8.0 * stored / elements
+        for n in args.workers:
+            store = workdir / f"w{n}.zarr"
+            run = run_cluster(args, config, n, store)
+            run["stored_identical_to_serial"] = stored_digests(store) == reference
+            run["decoded_identical_to_serial"] = run.pop("decoded_digests") == serial_decoded
+            results["runs"].append(run)
+            shutil.rmtree(store)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["loadavg_after"] = os.getloadavg()
+    base = next((r for r in results["runs"] if r["workers"] == 1), None)
+    print(f"{elements:,} float32 elements, chunks of {chunk_bytes / 2**20:.0f} MiB, {results['bits_per_element']:.2f} bits/element, "
+          f"loadavg before {results['loadavg_before']} after {results['loadavg_after']}")
+    print("| workers | encode s | encode Melem/s | speed-up vs 1 worker | decode s | decode Melem/s | max peak growth / chunk | identical |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results["runs"]:
+        mel = elements / r["encode_s"] / 1e6
+        speed = f"{base['encode_s'] / r['encode_s']:.2f}×" if base else "—"
+        if r["workers"] == 0:
+            print(f"| serial, no dask | {r['encode_s']:.2f} | {mel:.1f} | {speed} | — | — | — | reference |")
+            continue
+        growth = max(r["peak_growth_bytes"].values()) / chunk_bytes
+        same = r["stored_identical_to_serial"] and r["decoded_identical_to_serial"]
+        print(f"| {r['workers']} | {r['encode_s']:.2f} | {mel:.1f} | {speed} | {r['decode_s']:.2f} | "
+              f"{elements / r['decode_s'] / 1e6:.1f} | {growth:.2f}× | {'yes' if same else 'NO'} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
