@@ -1,0 +1,21 @@
+"""Conformance: the vector corpus, its generator, and a runner for any decoder (``docs/conformance.md``)."""
+
+from .corpus import Corpus, CorpusError, Vector, default_corpus
+from .decoding import DecodedSymbols, decode_with_symbols
+from .generate import generate
+from .runner import CommandDecoder, InProcessDecoder, Outcome, Result, run
+
+__all__ = [
+    "Corpus",
+    "CorpusError",
+    "Vector",
+    "default_corpus",
+    "DecodedSymbols",
+    "decode_with_symbols",
+    "generate",
+    "CommandDecoder",
+    "InProcessDecoder",
+    "Outcome",
+    "Result",
+    "run",
+]

@@ -1,0 +1,307 @@
+"""The catalogue of conformance cases that ``codecframe conformance generate`` can write.
+
+A :class:`PositiveCase` builds a pipeline and its input groups (seeded); the generator encodes
+them, optionally edits the file (header-level features), and records what a conforming decoder
+must produce. A :class:`NegativeCase` derives a file that must be rejected from a *stored*
+positive vector with a byte-level edit, together with the error class the spec prescribes.
+New cases are appended here; existing vectors are never regenerated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from ..abc import Posterior
+from ..builtins.gaussian import GaussianPosterior
+from ..pipeline import Pipeline
+from . import surgery
+
+__all__ = ["PositiveCase", "NegativeCase", "CASES", "Tolerance"]
+
+#: ``(max_abs, rmse)`` allowed between a decoder's reconstruction and the stored one.
+Tolerance = tuple[float, float]
+EXACT: Tolerance = (0.0, 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PositiveCase:
+    name: str
+    description: str
+    features: tuple[str, ...]
+    spec_sections: tuple[str, ...]
+    #: Returns the pipeline and the groups to encode.
+    make: Callable[[], tuple[Pipeline, Mapping[str, Posterior]]]
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extras: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: A valid edit of the encoded file (a header feature the encoder does not write itself).
+    edit: Callable[[bytes], bytes] | None = None
+    #: Per group name; groups not listed must decode exactly.
+    tolerance: Mapping[str, Tolerance] = dataclasses.field(default_factory=dict)
+    #: Component ids that must be installed to generate the case, as (kind, id).
+    needs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class NegativeCase:
+    name: str
+    description: str
+    features: tuple[str, ...]
+    spec_sections: tuple[str, ...]
+    base: str
+    mutate: Callable[[bytes], bytes]
+    expected_error: str
+
+
+# --------------------------------------------------------------------------- inputs
+def _gauss(seed: int, shape: tuple[int, ...], scale: float = 1.0, dtype: Any = np.float64, smooth: bool = False) -> GaussianPosterior:
+    rng = np.random.default_rng(seed)
+    mean = rng.standard_normal(shape) * scale
+    if smooth and len(shape) >= 2:
+        mean = np.cumsum(mean, axis=-1) / np.sqrt(shape[-1])
+    return GaussianPosterior(mean=mean.astype(dtype), std=np.full(shape, 0.1, dtype))
+
+
+def _basic_groups() -> dict[str, Posterior]:
+    return {"image": _gauss(1, (12, 10), 2.0, np.float32, smooth=True), "bias": _gauss(2, (7,), 0.5)}
+
+
+def _pipeline(quantizer: Any, coder: str = "range", precision: int = 16, allocator: Any = "fixed") -> Pipeline:
+    return Pipeline.from_config({
+        "quantizer": quantizer,
+        "allocator": allocator,
+        "entropy_coder": {"id": coder, "precision": precision},
+    })
+
+
+def _basic(coder: str, precision: int) -> Callable[[], tuple[Pipeline, Mapping[str, Posterior]]]:
+    return lambda: (_pipeline({"id": "uniform", "step": 0.25}, coder, precision), _basic_groups())
+
+
+def _lagrangian(coder: str, allocator: dict[str, Any]) -> Callable[[], tuple[Pipeline, Mapping[str, Posterior]]]:
+    groups = {f"layer{i}": _gauss(10 + i, (16, 8), 2.0**i) for i in range(3)}
+    return lambda: (_pipeline({"id": "uniform"}, coder, 16, allocator), groups)
+
+
+def _edge_groups() -> dict[str, Posterior]:
+    rng = np.random.default_rng(20)
+    return {
+        "empty": GaussianPosterior(mean=np.zeros((0, 3)), std=np.ones((0, 3))),
+        "single": GaussianPosterior(mean=np.array([-3.3]), std=np.ones(1)),
+        "constant": GaussianPosterior(mean=np.full((5, 5), 1.1, np.float32), std=np.ones((5, 5), np.float32)),
+        "cube": _gauss(21, (2, 3, 4), 3.0),
+        "negative": GaussianPosterior(mean=-10.0 - rng.random(9), std=np.ones(9)),
+        "layer.0/weight ü": _gauss(22, (4, 2), 1.0, np.float32),
+    }
+
+
+def _wide_groups() -> dict[str, Posterior]:
+    rng = np.random.default_rng(30)
+    heavy = rng.standard_t(1.5, 3000) * 40.0
+    return {"heavy": GaussianPosterior(mean=np.clip(heavy, -999.0, 999.0), std=np.ones(3000))}
+
+
+def _full_alphabet_groups() -> dict[str, Posterior]:
+    values = np.arange(-2048, 2048, dtype=np.float64) * 0.5
+    values = np.concatenate([values, np.zeros(500)])
+    return {"ramp": GaussianPosterior(mean=values, std=np.ones(values.size))}
+
+
+COMMON = ("bitstream §2", "bitstream §3", "bitstream §4", "bitstream §5", "bitstream §7.1", "bitstream §7.2", "bitstream §7.3")
+RANGE = ("range-coder §3", "range-coder §4", "range-coder §5")
+RANS = ("range-coder §7", "range-coder §4", "range-coder §5")
+
+
+def _positive_core() -> list[PositiveCase]:
+    cases = []
+    for coder, sections in (("range", RANGE), ("rans", RANS)):
+        for precision in (12, 16, 24):
+            cases.append(PositiveCase(
+                name=f"core-uniform-{coder}-p{precision}",
+                description=f"uniform quantizer (step 0.25), fixed allocator, {coder} coder at precision {precision}; "
+                            "a float32 2-D group and a float64 1-D group, meta and a float32 extra",
+                features=("uniform", coder, f"precision-{precision}", "float32", "float64", "multiple-groups", "meta", "extras"),
+                spec_sections=COMMON + sections,
+                make=_basic(coder, precision),
+                meta={"width": 10, "height": 12, "note": "grüße", "tags": [1, 2.5, None, True]},
+                extras={"raw": np.arange(5, dtype=np.float32) / 3},
+            ))
+    cases += [
+        PositiveCase(
+            name="core-uniform-lagrangian-range",
+            description="uniform quantizer with the lagrangian allocator at 2 bits per element: three groups of "
+                        "different scales get different steps",
+            features=("uniform", "range", "precision-16", "lagrangian", "per-group-settings"),
+            spec_sections=COMMON + RANGE,
+            make=_lagrangian("range", {"id": "lagrangian", "target_bpe": 2.0}),
+        ),
+        PositiveCase(
+            name="core-uniform-lagrangian-rans",
+            description="uniform quantizer with the lagrangian allocator at a 250-byte budget, rANS coder",
+            features=("uniform", "rans", "precision-16", "lagrangian", "per-group-settings"),
+            spec_sections=COMMON + RANS,
+            make=_lagrangian("rans", {"id": "lagrangian", "target_bytes": 250}),
+        ),
+        PositiveCase(
+            name="core-uniform-edge-groups",
+            description="edge groups: empty (shape [0, 3], count 0), one element, constant (alphabet of 1), 3-D, "
+                        "only negative symbols, a name with '.', '/', a space and non-ASCII",
+            features=("uniform", "range", "precision-16", "empty-group", "single-symbol-alphabet", "negative-offset",
+                      "3-d", "unicode-names"),
+            spec_sections=COMMON + RANGE,
+            make=lambda: (_pipeline({"id": "uniform", "step": 0.5}), _edge_groups()),
+        ),
+        PositiveCase(
+            name="core-uniform-wide-alphabet-rans",
+            description="heavy-tailed values at step 0.5: an alphabet of about 4000 symbols, most with frequency 1",
+            features=("uniform", "rans", "precision-16", "wide-alphabet"),
+            spec_sections=COMMON + RANS,
+            make=lambda: (_pipeline({"id": "uniform", "step": 0.5}, "rans"), _wide_groups()),
+        ),
+        PositiveCase(
+            name="core-uniform-full-alphabet-range-p12",
+            description="4096 distinct symbols at precision 12: every frequency is exactly 1",
+            features=("uniform", "range", "precision-12", "full-alphabet"),
+            spec_sections=COMMON + RANGE,
+            make=lambda: (_pipeline({"id": "uniform", "step": 0.5}, "range", 12), _full_alphabet_groups()),
+        ),
+        PositiveCase(
+            name="container-minor-version-1",
+            description="container minor version 1 (a later minor): a major-1 reader must accept it",
+            features=("minor-version",),
+            spec_sections=("bitstream §2", "bitstream §6"),
+            make=_basic("range", 16),
+            edit=lambda d: surgery.fix_checksums(surgery.patch(d, 5, b"\x01")),
+        ),
+        PositiveCase(
+            name="container-optional-field",
+            description="an 'optional' header map with content a reader must ignore",
+            features=("optional-field",),
+            spec_sections=("bitstream §4", "bitstream §6"),
+            make=_basic("rans", 16),
+            edit=lambda d: surgery.rewrite_header(d, lambda h: h.update(optional={"future": [1, 2], "x": {"y": b"z"}})),
+        ),
+    ]
+    return cases
+
+
+# --------------------------------------------------------------------------- negatives
+def _set_u32(offset: int, value: int) -> Callable[[bytes], bytes]:
+    return lambda d: surgery.patch(d, offset, struct.pack("<I", value))
+
+
+def _stream(i: int, part: str) -> Callable[[bytes], int]:
+    """Offset of stream ``i``'s length field, payload start or CRC field."""
+    def offset(d: bytes) -> int:
+        length_at, start, length = surgery.layout(d).streams[i]
+        return {"length": length_at, "payload": start, "crc": start + length}[part]
+    return offset
+
+
+def _flip(where: Callable[[bytes], int], bit: int = 0) -> Callable[[bytes], bytes]:
+    return lambda d: surgery.patch(d, where(d), bytes([d[where(d)] ^ (1 << bit)]))
+
+
+def _header_edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
+    return lambda d: surgery.rewrite_header(d, edit)
+
+
+def _first_group(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda h: h["groups"][0].update(changes)
+
+
+def _non_canonical(d: bytes) -> bytes:
+    """The same header with its top-level keys in reverse order (valid msgpack, not canonical)."""
+    header = msgpack.unpackb(d[12 : surgery.layout(d).header_end], raw=False, strict_map_key=False)
+    reordered = dict(reversed(list(header.items())))
+    return surgery.replace_header(d, msgpack.packb(reordered, use_bin_type=True))
+
+
+BASE = "core-uniform-range-p16"
+FIXED_SECTIONS = ("bitstream §2",)
+
+
+def _negative_core() -> list[NegativeCase]:
+    def neg(name: str, description: str, mutate: Callable[[bytes], bytes], error: str, sections: tuple[str, ...],
+            features: tuple[str, ...] = ()) -> NegativeCase:
+        return NegativeCase(f"neg-{name}", description, features or (name,), sections, BASE, mutate, error)
+
+    return [
+        neg("empty-file", "a file of zero bytes", lambda d: b"", "FormatError", FIXED_SECTIONS),
+        neg("bad-magic", "the magic bytes changed to 'GIF8'", lambda d: b"GIF8" + d[4:], "FormatError", FIXED_SECTIONS),
+        neg("truncated-fixed-header", "the file cut after 10 bytes, inside the fixed header",
+            lambda d: d[:10], "TruncatedError", FIXED_SECTIONS, ("truncated",)),
+        neg("truncated-header", "the file cut in the middle of the header map",
+            lambda d: d[: (12 + surgery.layout(d).header_end) // 2], "TruncatedError", FIXED_SECTIONS, ("truncated",)),
+        neg("truncated-stream-length", "the file cut inside the first stream's length field",
+            lambda d: d[: _stream(0, "length")(d) + 5], "TruncatedError", FIXED_SECTIONS, ("truncated",)),
+        neg("truncated-stream-payload", "the file cut in the middle of the first stream's payload: its declared "
+            "length exceeds the bytes left", lambda d: d[: _stream(0, "payload")(d) + 3], "LimitError",
+            FIXED_SECTIONS, ("truncated", "declared-size-too-large")),
+        neg("truncated-last-crc", "the last byte of the file (part of the last stream's CRC) removed",
+            lambda d: d[:-1], "LimitError", FIXED_SECTIONS, ("truncated",)),
+        neg("header-checksum", "one bit of the header map flipped (header CRC mismatch)",
+            _flip(lambda d: 20), "ChecksumError", FIXED_SECTIONS, ("bad-checksum",)),
+        neg("stream-checksum", "one bit of the first stream's payload flipped (stream CRC mismatch)",
+            _flip(_stream(0, "payload"), 3), "ChecksumError", FIXED_SECTIONS, ("bad-checksum",)),
+        neg("stream-crc-field", "one bit of the last stream's CRC field flipped",
+            _flip(_stream(-1, "crc"), 7), "ChecksumError", FIXED_SECTIONS, ("bad-checksum",)),
+        neg("major-version-2", "container major version 2 (header CRC recomputed)",
+            lambda d: surgery.fix_checksums(surgery.patch(d, 4, b"\x02")), "VersionError",
+            ("bitstream §2", "bitstream §6"), ("unknown-major-version",)),
+        neg("major-version-0", "container major version 0 (header CRC recomputed)",
+            lambda d: surgery.fix_checksums(surgery.patch(d, 4, b"\x00")), "VersionError",
+            ("bitstream §2", "bitstream §6"), ("unknown-major-version",)),
+        neg("nonzero-flags", "reserved flags set to 1 (header CRC recomputed)",
+            lambda d: surgery.fix_checksums(surgery.patch(d, 6, b"\x01\x00")), "FormatError", FIXED_SECTIONS),
+        neg("header-length-over-limit", "declared header length of 16 MiB + 1",
+            _set_u32(8, (16 << 20) + 1), "LimitError", ("bitstream §2", "bitstream §3"), ("declared-size-too-large",)),
+        neg("header-length-past-end", "declared header length larger than the file (below the limit)",
+            _set_u32(8, 1 << 20), "TruncatedError", FIXED_SECTIONS, ("declared-size-too-large",)),
+        neg("stream-length-too-large", "first stream declares 2^40 bytes",
+            lambda d: surgery.patch(d, _stream(0, "length")(d), struct.pack("<Q", 1 << 40)), "LimitError",
+            FIXED_SECTIONS, ("declared-size-too-large",)),
+        neg("stream-length-max", "first stream declares 2^64 - 1 bytes",
+            lambda d: surgery.patch(d, _stream(0, "length")(d), b"\xff" * 8), "LimitError",
+            FIXED_SECTIONS, ("declared-size-too-large",)),
+        neg("trailing-garbage", "16 bytes appended after the last stream",
+            lambda d: d + bytes(range(16)), "TrailingDataError", FIXED_SECTIONS),
+        neg("trailing-zero-byte", "one zero byte appended after the last stream",
+            lambda d: d + b"\x00", "TrailingDataError", FIXED_SECTIONS, ("trailing-garbage",)),
+        neg("non-canonical-header", "header map keys in reverse order (valid msgpack, not canonical)",
+            _non_canonical, "FormatError", ("bitstream §3",)),
+        neg("unknown-critical-field", "an unknown top-level header key 'future'",
+            _header_edit(lambda h: h.update(future=1)), "VersionError", ("bitstream §4", "bitstream §6")),
+        neg("streams-count-mismatch", "the header lists one group fewer than the file has streams",
+            _header_edit(lambda h: h["groups"].pop()), "FormatError", ("bitstream §4",)),
+        neg("group-extra-key", "a group record with an extra key",
+            _header_edit(_first_group(note="x")), "FormatError", ("bitstream §4",)),
+        neg("group-shape-over-limit", "a group shape of 2^31 elements",
+            _header_edit(_first_group(shape=[1 << 16, 1 << 15])), "LimitError", ("bitstream §4",),
+            ("declared-size-too-large",)),
+        neg("group-bad-dtype", "a group dtype that is not a container dtype ('complex64')",
+            _header_edit(_first_group(dtype="complex64")), "FormatError", ("bitstream §4",)),
+        neg("extra-size-mismatch", "an extra record declaring 6 elements for a 5-element stream",
+            _header_edit(lambda h: h["extras"][0].update(shape=[6])), "FormatError", ("bitstream §4",)),
+        neg("unknown-component", "the quantizer id changed to one no distribution provides",
+            _header_edit(lambda h: (h["pipeline"]["quantizer"].update(id="no-such-quantizer"),
+                                    h["provenance"].update(quantizer={"distribution": "codecframe-nosuch", "version": "1.0"}))),
+            "UnknownComponentError", ("bitstream §5",)),
+        neg("unknown-entropy-coder", "the entropy coder id changed to an unknown one",
+            _header_edit(lambda h: h["pipeline"]["entropy_coder"].update(id="arithmetic-from-mars")),
+            "UnknownComponentError", ("bitstream §5",), ("unknown-component",)),
+        neg("newer-component-version", "the quantizer config claims version 99",
+            _header_edit(lambda h: h["pipeline"]["quantizer"].update(version=99)), "VersionError",
+            ("bitstream §5", "bitstream §6")),
+        neg("unknown-config-key", "the quantizer config has an unknown option",
+            _header_edit(lambda h: h["pipeline"]["quantizer"].update(deadzone=0.5)), "ConfigError", ("bitstream §5",)),
+    ]
+
+
+#: Every case, positives first (negatives derive from stored positives).
+CASES: list[PositiveCase | NegativeCase] = [*_positive_core(), *_negative_core()]

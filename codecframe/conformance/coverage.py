@@ -1,0 +1,39 @@
+"""Which vectors exercise which spec section (the tables in the specs and ``docs/conformance.md``)."""
+
+from __future__ import annotations
+
+import re
+
+from .corpus import Corpus
+
+__all__ = ["coverage", "coverage_table"]
+
+_SECTION = re.compile(r"(?P<spec>[a-z0-9-]+) §(?P<num>[0-9.]+)")
+
+
+def _key(section: str) -> tuple[str, tuple[int, ...]]:
+    m = _SECTION.fullmatch(section)
+    if not m:
+        return (section, ())
+    return (m["spec"], tuple(int(p) for p in m["num"].split(".") if p))
+
+
+def coverage(corpus: Corpus) -> dict[str, dict[str, list[str]]]:
+    """``{section: {"positive": [names], "negative": [names]}}`` in spec order."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for vector in corpus.vectors():
+        for section in vector.case.get("spec_sections", []):
+            table.setdefault(section, {"positive": [], "negative": []})[vector.kind].append(vector.name)
+    return {s: table[s] for s in sorted(table, key=_key)}
+
+
+def coverage_table(corpus: Corpus, spec: str | None = None) -> str:
+    """A Markdown table of :func:`coverage`, optionally for one spec (``"bitstream"``, ``"vbq"``, …)."""
+    lines = ["| section | positive vectors | negative vectors |", "|---|---|---|"]
+    for section, names in coverage(corpus).items():
+        if spec and _key(section)[0] != spec:
+            continue
+        pos = ", ".join(f"`{n}`" for n in names["positive"]) or "—"
+        neg = ", ".join(f"`{n}`" for n in names["negative"]) or "—"
+        lines.append(f"| {section} | {pos} | {neg} |")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""pytest plugin: contract tests for installed components without writing a parametrization.
+
+Enable it with ``-p codecframe.testing.pytest_plugin`` (or through the ``pytest11`` entry point of
+the codecframe distribution). It parametrizes two fixtures over what is installed:
+
+- ``codecframe_component``: a :class:`~codecframe.testing.suite.Target` per component;
+- ``codecframe_combination``: a :class:`~codecframe.testing.suite.Combination` per pipeline
+  combination.
+
+``--codecframe-distribution NAME`` (repeatable) limits both to components of those distributions, and
+``--codecframe-partners NAME`` (repeatable) fills the other pipeline roles only from those::
+
+    def test_contracts(codecframe_component):
+        suite.check(codecframe_component)
+
+    def test_pipelines(codecframe_combination):
+        suite.check_combination(codecframe_combination)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import suite
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("codecframe")
+    group.addoption(
+        "--codecframe-distribution",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="limit codecframe contract tests to components from this distribution (repeatable)",
+    )
+    group.addoption(
+        "--codecframe-partners",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="fill the other pipeline roles of codecframe_combination only from these distributions (repeatable)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    dists = metafunc.config.getoption("codecframe_distribution", None)
+    if "codecframe_component" in metafunc.fixturenames:
+        metafunc.parametrize("codecframe_component", suite.components(distribution=dists), ids=str)
+    if "codecframe_combination" in metafunc.fixturenames:
+        partners = metafunc.config.getoption("codecframe_partners", None)
+        metafunc.parametrize("codecframe_combination", suite.combinations(dists, partners), ids=str)
