@@ -43,7 +43,7 @@ class Tokenizer:
         self.codebook = codebook
         self.ref = ref
         self.train_config = train_config
-        self._pipeline: Pipeline | None = None
+        self._pipelines: dict[str, Pipeline] = {}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Tokenizer:
@@ -123,23 +123,28 @@ class Tokenizer:
         return idx.reshape(lat.shape[:-1])
 
     # ------------------------------------------------------------------ containers
-    @property
-    def pipeline(self) -> Pipeline:
+    def pipeline(self, index_model: str = "usage") -> Pipeline:
         """``categorical`` posterior → ``gmvq`` quantizer (this codebook) → fixed allocator → range coder."""
-        if self._pipeline is None:
-            self._pipeline = Pipeline(
+        if index_model not in self._pipelines:
+            self._pipelines[index_model] = Pipeline(
                 posterior="categorical",
-                quantizer={"id": "gmvq", "codebook": self.ref},
+                quantizer={"id": "gmvq", "codebook": self.ref, "model": index_model},
                 allocator="fixed",
                 entropy_coder="range",
             )
-        return self._pipeline
+        return self._pipelines[index_model]
 
-    def compress(self, images: np.ndarray, meta: dict[str, Any] | None = None) -> bytes:
+    def _encode(self, post: CategoricalPosterior, layout: dict[str, Any], index_model: str | None) -> bytes:
+        """Container of ``post``; ``index_model`` None picks the cheapest index model for this data."""
+        if index_model is None:
+            pipe = self.pipeline()
+            index_model = pipe.quantizer.cheapest_setting(post, pipe.entropy_coder.precision)["index_model"]
+        return self.pipeline(index_model).encode({GROUP: post}, meta={META_KEY: layout})
+
+    def compress(self, images: np.ndarray, index_model: str | None = None) -> bytes:
         """Container bytes holding the tokens of ``(N, S, S)`` images."""
         post = self.posterior(images)
-        layout = {"kind": "images", "count": int(post.shape[0])}
-        return self.pipeline.encode({GROUP: post}, meta={META_KEY: layout, **(meta or {})})
+        return self._encode(post, {"kind": "images", "count": int(post.shape[0])}, index_model)
 
     def _read(self, data: bytes, kind: str | None) -> tuple[np.ndarray, dict[str, Any]]:
         decoded = decode_container(data)
@@ -167,7 +172,7 @@ class Tokenizer:
         return self.indices_of(self._read(data, "images")[0])
 
     # ------------------------------------------------------------------ whole images
-    def compress_image(self, image: np.ndarray) -> bytes:
+    def compress_image(self, image: np.ndarray, index_model: str | None = None) -> bytes:
         """Container bytes of a 2-D gray image in [0, 1] of any size, as S×S patches (edges padded by reflection)."""
         img = np.asarray(image)
         if img.ndim != 2:
@@ -180,9 +185,7 @@ class Tokenizer:
         ph, pw = -h % s, -w % s
         padded = np.pad(check_pixels(img), ((0, ph), (0, pw)), mode="symmetric")
         tiles = padded.reshape((h + ph) // s, s, (w + pw) // s, s).swapaxes(1, 2).reshape(-1, s, s)
-        post = self.posterior(tiles)
-        layout = {"kind": "image", "height": h, "width": w}
-        return self.pipeline.encode({GROUP: post}, meta={META_KEY: layout})
+        return self._encode(self.posterior(tiles), {"kind": "image", "height": h, "width": w}, index_model)
 
     def decompress_image(self, data: bytes) -> np.ndarray:
         """The float32 gray image of :meth:`compress_image` output."""
