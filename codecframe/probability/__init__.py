@@ -1,8 +1,10 @@
 """Integer probability models for the entropy coders (``specs/range-coder.md``).
 
 - :class:`ProbabilityModel` (kind "table"): integer CDF tables, one row per model.
+- :class:`ParametricModel` (kind "parametric"): per-symbol quantized Gaussian/Laplace/logistic.
 """
 
+from .parametric import ParametricModel
 from .table import (
     MAX_ALPHABET,
     MAX_MODELS,
@@ -15,6 +17,7 @@ from .table import (
 
 __all__ = [
     "ProbabilityModel",
+    "ParametricModel",
     "check_precision",
     "MIN_PRECISION",
     "MAX_PRECISION",
