@@ -14,6 +14,7 @@ when it is built. The value types they exchange live in :mod:`codecframe.types`.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -159,6 +160,14 @@ class Quantizer(Component, abc.ABC):
 
         Must depend only on ``q.setting``, ``q.side``, ``q.shape`` and ``q.dtype`` (not on symbols).
         """
+
+    def symbol_count(self, q: Quantized) -> int:
+        """How many symbols a group with ``q.shape`` (and setting/side) has; default one per element.
+
+        Computed from header data only; the pipeline rejects a file whose ``count`` differs before
+        decoding anything.
+        """
+        return math.prod(q.shape)
 
     @abc.abstractmethod
     def dequantize(self, q: Quantized) -> np.ndarray:

@@ -22,8 +22,8 @@ from .types import AllocationGroup, Quantized
 
 __all__ = ["Pipeline", "Decoded", "decode", "MAX_ELEMENTS", "Progress"]
 
-#: Largest element count of one group or extra array.
-MAX_ELEMENTS = (1 << 31) - 1
+#: Largest element (and symbol) count of one group or extra array: 2^28, i.e. 1 GiB of int32 symbols.
+MAX_ELEMENTS = 1 << 28
 MAX_NDIM = 32
 ROLES = ("posterior", "quantizer", "allocator", "entropy_coder")
 HEADER_KEYS = {"pipeline", "provenance", "groups", "extras", "meta", "streams", "optional"}
@@ -193,6 +193,11 @@ class Pipeline:
         records, streams = [], []
         for i, (name, setting) in enumerate(zip(names, settings)):
             quantized = q.quantize(groups[name], setting)
+            if quantized.symbols.size != q.symbol_count(quantized):
+                raise IncompatibleError(
+                    f"{q.describe()} produced {quantized.symbols.size} symbols for group {name!r} "
+                    f"but its symbol_count says {q.symbol_count(quantized)}"
+                )
             model, indexes = q.symbol_model(quantized, coder.precision)
             streams.append(coder.encode(quantized.symbols, model, indexes))
             records.append({
@@ -243,6 +248,9 @@ class Pipeline:
         for i, rec in enumerate(groups):
             shape, dtype, count = rec["shape"], rec["dtype"], rec["count"]
             probe = Quantized(np.zeros(0, np.int32), rec["setting"], rec["side"], shape, dtype)
+            expected = q.symbol_count(probe)
+            if count != expected:
+                raise FormatError(f"group {rec['name']!r}: header declares {count} symbols, its shape implies {expected}")
             model, indexes = q.symbol_model(probe, coder.precision)
             if indexes is not None and len(indexes) != count:
                 raise FormatError(f"group {rec['name']!r}: model index has {len(indexes)} entries for {count} symbols")

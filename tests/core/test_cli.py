@@ -16,11 +16,14 @@ def run(capsys, *argv):
 
 def test_plugins_json_lists_builtins_with_versions(capsys):
     code, out, _ = run(capsys, "plugins", "--json")
-    rows = {(r["kind"], r["id"]): r for r in json.loads(out)["components"]}
+    listing = json.loads(out)
+    rows = {(r["kind"], r["id"]): r for r in listing["components"]}
     for key in [("posterior", "gaussian"), ("quantizer", "uniform"), ("allocator", "fixed"),
                 ("allocator", "lagrangian"), ("entropy_coder", "range"), ("entropy_coder", "rans")]:
         assert rows[key]["version"] == 1 and rows[key]["distribution"] == "codecframe"
-    assert code == 0
+        assert rows[key]["status"] == "ok"
+    broken = [r for r in listing["components"] if r["status"] == "error"] + listing["command_failures"]
+    assert code == (1 if broken else 0)
 
 
 @pytest.mark.nojit

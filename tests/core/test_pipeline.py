@@ -157,11 +157,15 @@ def test_header_declaring_more_symbols_than_data():
     data = Pipeline.from_config({"quantizer": "uniform"}).encode({"a": gauss()})
 
     def edit(h):
-        h["groups"][0]["count"] = 2**31 - 1
-        h["groups"][0]["shape"] = [2**31 - 1]
+        h["groups"][0]["count"] = 2**28
+        h["groups"][0]["shape"] = [2**28]
 
     with pytest.raises(CodecframeError):
         decode(_rewrite_header(data, edit))
+    with pytest.raises(FormatError, match="declares 5 symbols, its shape implies 1200"):
+        decode(_rewrite_header(data, lambda h: h["groups"][0].update(count=5)))
+    with pytest.raises(CodecframeError, match="elements"):
+        decode(_rewrite_header(data, lambda h: h["groups"][0].update(shape=[2**20, 2**20])))
 
 
 DATA = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.3}}).encode(
