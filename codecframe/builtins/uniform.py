@@ -39,7 +39,7 @@ class UniformQuantizer(Quantizer):
     @dataclasses.dataclass(frozen=True)
     class Config:
         step: float = 0.1
-        candidates: tuple[float, ...] = tuple(2.0**k for k in range(-10, 5))
+        candidates: tuple[float, ...] = tuple(2.0 ** (k / 2) for k in range(-20, 9))
 
         def __post_init__(self) -> None:
             _check_step(self.step, "quantizer 'uniform': step")
