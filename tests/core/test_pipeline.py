@@ -45,15 +45,13 @@ def test_lagrangian_meets_target(bpe):
     data = pipe.encode(groups)
     header = container.read(data).header
     n = sum(g.size for g in groups.values())
-    est = 0.0
-    for rec in header["groups"]:
-        post = groups[rec["name"]]
-        est += pipe.quantizer.estimate(post, rec["setting"], 16).bits
-    assert est <= bpe * n
+    est = {rec["name"]: pipe.quantizer.estimate(groups[rec["name"]], rec["setting"], 16).bits
+           for rec in header["groups"]}
+    assert sum(est.values()) <= bpe * n
     payload_bits = 8 * sum(len(s) for s in container.read(data).streams)
     assert payload_bits <= bpe * n * 1.02 + 64 * len(groups)
-    # Groups of different scale get different steps: the allocation is not uniform.
-    assert len({rec["setting"]["step"] for rec in header["groups"]}) > 1
+    # At one slope λ the group with 4x the spread needs more bits than the narrow one.
+    assert est["g2"] > est["g0"]
 
 
 def test_unreachable_target_is_a_clear_error():
