@@ -129,6 +129,10 @@ class VectorQuantizer(Quantizer):
             )
         return int(np.prod(q.shape[:-1], dtype=np.int64))
 
+    def symbol_count(self, q: Quantized) -> int:
+        """One index per latent position: the product of ``shape[:-1]``."""
+        return self._positions(q)
+
     def symbol_model(self, q: Quantized, precision: int) -> tuple[ProbabilityModel, None]:
         positions = self._positions(q)
         model = q.setting["index_model"]
