@@ -80,6 +80,10 @@ class KernelCoder(EntropyCoder, abc.ABC):
     #: How many bits a symbol may cost below its ideal ``precision - log2(freq)`` in this coder.
     slack: ClassVar[float] = 0.0
 
+    @classmethod
+    def examples(cls) -> list[dict[str, Any]]:
+        return [{}, {"precision": 12}, {"precision": 24}]
+
     # ------------------------------------------------------------------ hooks
     @abc.abstractmethod
     def _encode_table(self, sym: np.ndarray, idx: np.ndarray, single: bool, model: ProbabilityModel) -> tuple[bytes, int, int]:
@@ -112,12 +116,14 @@ class KernelCoder(EntropyCoder, abc.ABC):
         """Encode ``symbols`` (int32, 1-D) under ``model`` (the model's own precision is used)."""
         sym = _symbols(symbols)
         model = self._check_model(model)
-        if isinstance(model, ProbabilityModel):
-            idx, single = _table_indexes(model, indexes, sym.shape[0])
-            data, err, pos = self._encode_table(sym, idx, single, model)
-        else:
-            idx, single = model.check_indexes(indexes, sym.shape[0])
-            data, err, pos = self._encode_param(sym, idx, single, model)
+        # errstate: the loops rely on uint64 wrap-around, which numpy reports when NUMBA_DISABLE_JIT=1
+        with np.errstate(over="ignore"):
+            if isinstance(model, ProbabilityModel):
+                idx, single = _table_indexes(model, indexes, sym.shape[0])
+                data, err, pos = self._encode_table(sym, idx, single, model)
+            else:
+                idx, single = model.check_indexes(indexes, sym.shape[0])
+                data, err, pos = self._encode_param(sym, idx, single, model)
         if err:
             self._raise_encode(err, pos, sym, idx, single, model)
         return data
@@ -139,14 +145,15 @@ class KernelCoder(EntropyCoder, abc.ABC):
             raise LimitError(
                 f"{len(data)} bytes cannot hold {count} symbols: each costs at least {floor:.3g} bits under this model"
             )
-        if isinstance(model, ProbabilityModel):
-            idx, single = _table_indexes(model, indexes, count)
-            bits = lut_bits(model.num_models, model.precision)
-            lut = build_lut(model.cdf, model.sizes, model.precision, bits)
-            out, err, pos, clean = self._decode_table(data, count, idx, single, model, lut, bits)
-        else:
-            idx, single = model.check_indexes(indexes, count)
-            out, err, pos, clean = self._decode_param(data, count, idx, single, model)
+        with np.errstate(over="ignore"):
+            if isinstance(model, ProbabilityModel):
+                idx, single = _table_indexes(model, indexes, count)
+                bits = lut_bits(model.num_models, model.precision)
+                lut = build_lut(model.cdf, model.sizes, model.precision, bits)
+                out, err, pos, clean = self._decode_table(data, count, idx, single, model, lut, bits)
+            else:
+                idx, single = model.check_indexes(indexes, count)
+                out, err, pos, clean = self._decode_param(data, count, idx, single, model)
         if err == 2:
             raise InputError(f"indexes[{pos}] = {int(idx[pos])} is outside the model's 0..{self._rows(model) - 1}")
         if err == 3:
