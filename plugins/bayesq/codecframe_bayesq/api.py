@@ -1,0 +1,337 @@
+"""``quantize(model, calibration, avg_bits=3.5, ...)``: BayesQ end to end, and ``.cfr`` save/load.
+
+1. A Laplace posterior over the weights of the supported layers (default ``bayesq-diag``).
+2. Per row and allowed width, the codebook minimising posterior-expected whitened distortion
+   (``codebook="grid"``: uniform, step and offset searched; ``"lloyd"``: non-uniform Lloyd–Max;
+   ``"minmax"``: the round-to-nearest grid, for the "allocation only" ablation).
+3. Optionally (``proxy``) the task-aware Monte Carlo KL per layer and width, which rescales the
+   closed-form row distortions so that layers trade off by their effect on the predictions.
+4. Greedy knapsack over rows (``knapsack`` allocator, code budget ``avg_bits``) with the hardware
+   constraints ``allowed_bits``, ``share``, ``pin_first``/``pin_last``/``pin``.
+5. Rounding to the nearest level, or GPTQ error feedback on the chosen grids (``rounding="gptq"``).
+6. Optionally (``distill``) calibration-only distillation towards the posterior predictive.
+
+:class:`QuantizedModel` holds the result; ``save(path)`` writes a container through the core
+pipeline (quantizer ``bayesq-grid``/``bayesq-lloyd``, allocator ``preset``, any entropy coder);
+:func:`load` rebuilds the torch model from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import codecframe
+from codecframe import container
+from codecframe.abc import PosteriorEstimator
+from codecframe.builtins.gaussian import GaussianPosterior
+from codecframe.errors import ConfigError, FormatError, InputError
+from codecframe.io import atomic_write, read_bytes
+from codecframe.pipeline import Pipeline
+from codecframe.registry import registry
+from codecframe.types import AllocationGroup, RateOption
+
+from .baselines import gptq_model
+from .calibration import as_calibration, logits_of
+from .distill import DistillOptions, distill, teacher_probs
+from .knapsack import KnapsackAllocator, PresetAllocator
+from .layers import LayerRef, Unsupported, check_finite, find_layers, set_weight_matrix, weight_matrix
+from .posteriors import rescale
+from .proxy import mc_layer_kl, rescale_rows
+from .quantizers import MAX_BITS, MIN_BITS, GridQuantizer, LayerCode, LloydQuantizer
+
+__all__ = ["quantize", "QuantizedModel", "load", "META_KEY", "CODEBOOKS"]
+
+META_KEY = "bayesq"
+CODEBOOKS = ("grid", "lloyd", "minmax")
+
+
+@dataclasses.dataclass
+class QuantizedModel:
+    """A model with quantized weights, its codes and how they were chosen."""
+
+    model: nn.Module
+    layers: list[LayerRef]
+    unsupported: list[Unsupported]
+    codes: dict[str, LayerCode]
+    posteriors: dict[str, GaussianPosterior]
+    quantizer: GridQuantizer | LloydQuantizer
+    options: dict[str, Any]
+    timings: dict[str, float]
+    architecture: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ accounting
+    @property
+    def n_weights(self) -> int:
+        return sum(l.rows * l.cols for l in self.layers)
+
+    def code_bits(self) -> int:
+        """Fixed-length index bits: Σ over rows of bits × row length."""
+        return int(sum(int((c.bits * c.codes.shape[1]).sum()) for c in self.codes.values()))
+
+    def code_bits_per_weight(self) -> float:
+        return self.code_bits() / self.n_weights
+
+    def report(self) -> dict[str, Any]:
+        """Per layer: shape and width histogram; totals; layers left in full precision; timings."""
+        layers = []
+        for l in self.layers:
+            bits, counts = np.unique(self.codes[l.group].bits, return_counts=True)
+            layers.append({"layer": l.name, "shape": list(l.shape),
+                           "rows_per_bits": {str(int(b)): int(c) for b, c in zip(bits, counts)},
+                           "code_bits_per_weight": float((self.codes[l.group].bits * l.cols).sum() / (l.rows * l.cols))})
+        return {"layers": layers, "n_weights": self.n_weights, "code_bits_per_weight": self.code_bits_per_weight(),
+                "full_precision": [dataclasses.asdict(u) for u in self.unsupported], "timings": dict(self.timings),
+                "options": dict(self.options)}
+
+    # ------------------------------------------------------------------ files
+    def pipeline(self, entropy_coder: str | Mapping[str, Any] = "range") -> tuple[Pipeline, dict[str, GaussianPosterior]]:
+        """A pipeline whose quantizer is pinned to these codes, and its groups (one per layer)."""
+        q = type(self.quantizer).from_config(self.quantizer.get_config())
+        groups, settings = {}, {}
+        for l in self.layers:
+            post = self.posteriors[l.group]
+            g = GaussianPosterior(mean=np.asarray(post.mean, np.float32).reshape(l.rows, l.cols),
+                                  std=np.asarray(post.std, np.float32).reshape(l.rows, l.cols))
+            q.pin(g, self.codes[l.group])
+            groups[l.group] = g
+            settings[l.group] = q._setting_of(self.codes[l.group].bits)
+        pipe = Pipeline(posterior="gaussian", quantizer=q, allocator=PresetAllocator().assign(settings),
+                        entropy_coder=entropy_coder)
+        return pipe, groups
+
+    def to_bytes(self, entropy_coder: str | Mapping[str, Any] = "range") -> bytes:
+        """The ``.cfr`` container: codes entropy-coded, grids in side info, other parameters as extras."""
+        pipe, groups = self.pipeline(entropy_coder)
+        quantized = set(groups)
+        extras = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items() if k not in quantized}
+        meta = {META_KEY: {
+            "architecture": self.architecture,
+            "layers": [{"name": l.name, "shape": list(l.shape)} for l in self.layers],
+            "full_precision": [u.name for u in self.unsupported],
+            "code_bits_per_weight": self.code_bits_per_weight(),
+            "options": self.options,
+        }}
+        return pipe.encode(groups, meta=meta, extras=extras)
+
+    def save(self, path: str | Path, entropy_coder: str | Mapping[str, Any] = "range") -> dict[str, Any]:
+        """Write the container atomically; returns its size accounting."""
+        data = self.to_bytes(entropy_coder)
+        atomic_write(path, data)
+        return file_accounting(data, self.n_weights, self.code_bits())
+
+
+def file_accounting(data: bytes, n_weights: int, code_bits: int) -> dict[str, Any]:
+    """Actual file bits, entropy-coded payload bits and header bits per weight."""
+    box = container.read(data)
+    n_groups = len(box.header["groups"])
+    payload = 8 * sum(len(s) for s in box.streams[:n_groups])
+    extras = 8 * sum(len(s) for s in box.streams[n_groups:])
+    return {"file_bits": 8 * len(data), "file_bits_per_weight": 8 * len(data) / n_weights,
+            "coded_index_bits_per_weight": payload / n_weights, "code_bits_per_weight": code_bits / n_weights,
+            "full_precision_extras_bits": extras,
+            "quantized_file_bits_per_weight": (8 * len(data) - extras) / n_weights}
+
+
+# --------------------------------------------------------------------------- quantize
+def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: float, avg_bits: float,
+                        allowed: Sequence[int]) -> dict[str, GaussianPosterior]:
+    """Rescale each posterior so that median(std) = ``scale`` × median min–max row step at the nearest width."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ConfigError(f"posterior_scale must be a number > 0 or None, got {scale!r}")
+    width = min(allowed, key=lambda b: (abs(b - avg_bits), b))
+    out = {}
+    for name, post in posteriors.items():
+        mean = np.asarray(post.mean, np.float64)
+        rows = mean.reshape(mean.shape[0], -1) if mean.ndim >= 2 else mean.reshape(1, -1)
+        step = float(np.median(np.ptp(rows, axis=1))) / ((1 << width) - 1)
+        med = float(np.median(post.std))
+        out[name] = rescale(post, scale * step / med) if step > 0 and med > 0 else post
+    return out
+
+
+def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int) -> PosteriorEstimator:
+    if isinstance(spec, PosteriorEstimator):
+        return spec
+    cfg = {"id": spec} if isinstance(spec, str) else dict(spec)
+    cls = registry.get("estimator", str(cfg.get("id")))
+    if "seed" in {f.name for f in dataclasses.fields(cls.Config)}:
+        cfg.setdefault("seed", seed)
+    return cls.from_config(cfg)
+
+
+def _check_budget(avg_bits: float, allowed: Sequence[int]) -> None:
+    if isinstance(avg_bits, bool) or not isinstance(avg_bits, (int, float)) or not np.isfinite(avg_bits):
+        raise InputError(f"avg_bits must be a finite number, got {avg_bits!r}")
+    if not allowed or any(not isinstance(b, (int, np.integer)) or not MIN_BITS <= b <= MAX_BITS for b in allowed):
+        raise InputError(f"allowed_bits must be integers in {MIN_BITS}..{MAX_BITS}, got {list(allowed)!r}")
+    if not min(allowed) <= avg_bits <= max(allowed):
+        raise InputError(f"impossible budget: avg_bits={avg_bits} lies outside the allowed widths "
+                         f"{min(allowed)}..{max(allowed)} bits")
+
+
+def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
+             estimator: str | Mapping[str, Any] | PosteriorEstimator = "bayesq-diag",
+             codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
+             pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
+             proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
+             rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+             seed: int = 0, architecture: Mapping[str, Any] | None = None) -> QuantizedModel:
+    """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
+
+    ``calibration``: inputs (or ``(inputs, targets)``), first axis = samples. ``proxy``: e.g.
+    ``{"samples": 8}`` for the Monte Carlo KL proxy (``"calibration"``: how many inputs it uses,
+    default 128). ``distill_options``: e.g. ``{"steps": 200}`` (see :class:`DistillOptions`).
+    ``posterior_scale``: each layer's posterior is rescaled (its precision shape kept) so that its
+    median standard deviation is this multiple of the layer's median min–max step at the width
+    nearest ``avg_bits`` (None: the estimator's scale as is; see docs/bayesq.md for why).
+    ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
+    The input model is not modified.
+    """
+    t_start = time.perf_counter()
+    if not isinstance(model, nn.Module):
+        raise InputError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if codebook not in CODEBOOKS:
+        raise ConfigError(f"codebook must be one of {', '.join(CODEBOOKS)}, got {codebook!r}")
+    if rounding not in ("nearest", "gptq"):
+        raise ConfigError(f"rounding must be 'nearest' or 'gptq', got {rounding!r}")
+    allowed = sorted({int(b) for b in allowed_bits}) if allowed_bits else []
+    _check_budget(avg_bits, allowed_bits)
+    check_finite(model)
+    calib = as_calibration(calibration)
+    work = copy.deepcopy(model).eval()
+    layers, unsupported = find_layers(work, include, exclude)
+    with torch.no_grad():
+        logits_of(work, calib.inputs[:2])
+    est = _estimator(estimator, seed)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    posteriors = est.estimate(work, calib)
+    if posterior_scale is not None:
+        posteriors = relative_posteriors(posteriors, posterior_scale, avg_bits, allowed)
+    timings["posterior"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if codebook == "lloyd":
+        quantizer: GridQuantizer | LloydQuantizer = LloydQuantizer(allowed_bits=tuple(allowed))
+    else:
+        quantizer = GridQuantizer(allowed_bits=tuple(allowed), search="minmax" if codebook == "minmax" else "expected")
+    row_dist = {l.group: quantizer.row_distortions(posteriors[l.group], allowed) for l in layers}
+    timings["codebooks"] = time.perf_counter() - t0
+
+    if proxy is not None:
+        t0 = time.perf_counter()
+        popts = dict(proxy)
+        unknown = set(popts) - {"samples", "calibration"}
+        if unknown:
+            raise ConfigError(f"proxy: unknown option(s) {', '.join(sorted(unknown))}")
+        width_codes = {l.group: {b: quantizer.code_for(posteriors[l.group], np.full(l.rows, b)) for b in allowed}
+                       for l in layers}
+        kl = mc_layer_kl(work, layers, posteriors, width_codes, calib.inputs[: int(popts.get("calibration", 128))],
+                         allowed, int(popts.get("samples", 8)), seed)
+        row_dist = {g: rescale_rows(d, kl[g]) for g, d in row_dist.items()}
+        timings["proxy"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    groups = []
+    for l in layers:
+        d = row_dist[l.group]
+        for r in range(l.rows):
+            groups.append(AllocationGroup(f"{l.group}#{r}", l.cols, {"bits": allowed[0]},
+                                          tuple(RateOption({"bits": b}, float(b * l.cols), float(d[r, j]))
+                                                for j, b in enumerate(allowed))))
+    pins = {f"{k}.weight": v for k, v in (pin or {}).items()}
+    alloc = KnapsackAllocator(avg_bits=float(avg_bits), rate="code", allowed_bits=tuple(float(b) for b in allowed),
+                              share=share, pin_first=pin_first, pin_last=pin_last, pin=pins)
+    settings = alloc.allocate(groups)
+    row_bits: dict[str, np.ndarray] = {}
+    i = 0
+    for l in layers:
+        row_bits[l.group] = np.array([int(s["bits"]) for s in settings[i:i + l.rows]], np.int64)
+        i += l.rows
+    codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
+    timings["allocation"] = time.perf_counter() - t0
+
+    if rounding == "gptq":
+        t0 = time.perf_counter()
+        codes = gptq_model(work, layers, calib.inputs, codes)
+        codes = {g: quantizer.rounded(c, None) for g, c in codes.items()}
+        timings["gptq_rounding"] = time.perf_counter() - t0
+    for l in layers:
+        set_weight_matrix(l, codes[l.group].values())
+
+    if distill_options is not None:
+        t0 = time.perf_counter()
+        try:
+            dopts = DistillOptions(**{"seed": seed, **dict(distill_options)})
+        except TypeError as exc:
+            raise ConfigError(f"distill_options: {exc}") from None
+        teacher_model = copy.deepcopy(model).eval()
+        t_layers, _ = find_layers(teacher_model, include, exclude)
+        teacher = teacher_probs(teacher_model, t_layers, posteriors, calib.inputs, dopts.samples, dopts.temperature, seed)
+        codes = distill(work, layers, codes, teacher, calib.inputs, dopts)
+        codes = {g: quantizer.rounded(c, None) for g, c in codes.items()}
+        for l in layers:
+            set_weight_matrix(l, codes[l.group].values())
+        timings["distillation"] = time.perf_counter() - t0
+
+    timings["total"] = time.perf_counter() - t_start
+    options = {"avg_bits": float(avg_bits), "estimator": est.get_config(), "codebook": codebook,
+               "allowed_bits": allowed, "share": share, "pin_first": pin_first, "pin_last": pin_last,
+               "pin": dict(pin or {}), "proxy": None if proxy is None else dict(proxy),
+               "distill": None if distill_options is None else dict(distill_options), "rounding": rounding, "posterior_scale": posterior_scale, "seed": seed}
+    return QuantizedModel(work, layers, unsupported, codes, posteriors, quantizer, options, timings,
+                          None if architecture is None else dict(architecture))
+
+
+# --------------------------------------------------------------------------- load
+def load(source: str | Path | bytes, model: nn.Module | None = None) -> nn.Module:
+    """Rebuild a torch model from a BayesQ ``.cfr`` file.
+
+    ``model``: the target architecture (its weights are overwritten). If omitted, the file must name
+    a bundled example architecture. A file that does not fit the architecture raises InputError.
+    """
+    data = source if isinstance(source, (bytes, bytearray)) else read_bytes(source)
+    decoded = codecframe.decode(bytes(data))
+    meta = decoded.meta.get(META_KEY)
+    if not isinstance(meta, dict):
+        raise FormatError("not a BayesQ model file (no 'bayesq' entry in the container meta)")
+    if model is None:
+        arch = meta.get("architecture")
+        if not isinstance(arch, dict) or "name" not in arch:
+            raise InputError("the file does not name a bundled architecture; pass the target model to load()")
+        from .examples.models import build
+
+        model = build(str(arch["name"]), arch.get("options") or {})
+    state = model.state_dict()
+    problems = []
+    loaded = {}
+    for name, arr in {**decoded.arrays, **decoded.extras}.items():
+        if name not in state:
+            problems.append(f"{name!r} is not a parameter or buffer of the model")
+            continue
+        target = state[name]
+        if arr.ndim == 2 and tuple(target.shape) != arr.shape and int(np.prod(target.shape)) == arr.size \
+                and name in decoded.arrays:
+            arr = arr.reshape(target.shape)  # convolution kernels are stored as out × (in·kh·kw)
+        if tuple(target.shape) != tuple(arr.shape):
+            problems.append(f"{name!r} has shape {tuple(arr.shape)} in the file but {tuple(target.shape)} in the model")
+            continue
+        loaded[name] = torch.from_numpy(np.ascontiguousarray(arr)).to(target.dtype)
+    missing = sorted(set(state) - set(loaded) - {p.split(": ")[0] for p in problems})
+    missing = [m for m in missing if m not in {**decoded.arrays, **decoded.extras}]
+    if missing:
+        problems.append(f"the file has no values for {', '.join(repr(m) for m in missing[:5])}")
+    if problems:
+        raise InputError("the file does not fit the target architecture: " + "; ".join(problems[:5]))
+    model.load_state_dict(loaded)
+    return model.eval()

@@ -1,0 +1,266 @@
+"""Greedy knapsack bit allocation (marginal analysis) and a preset allocator.
+
+:func:`greedy_knapsack` works on *units*, each with options ``(cost, distortion)``. Every unit
+starts at its cheapest option; then, repeatedly, the upgrade with the largest distortion reduction
+per unit of cost (along the unit's lower convex hull, so diminishing returns hold) is taken if it
+fits the budget; an upgrade that does not fit retires its unit (Fox 1966; Shoham & Gersho 1988).
+Until the first retirement the allocation is a lower-convex-hull point, optimal for its own cost.
+
+:class:`KnapsackAllocator` applies it to pipeline groups with the hardware constraints of BayesQ:
+an allowed bit set, units that must share a width (whole layers or aligned groups of rows), and
+pinned first/last layers. Group names ``"<layer>#<index>"`` mark rows of one layer; any other
+name is a layer of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from codecframe.abc import Allocator
+from codecframe.errors import ConfigError, InputError
+from codecframe.types import AllocationGroup
+
+__all__ = ["greedy_knapsack", "lower_hull", "KnapsackAllocator", "PresetAllocator", "layer_of"]
+
+
+def lower_hull(cost: np.ndarray, dist: np.ndarray) -> list[int]:
+    """Indices (by increasing cost) of the lower convex hull of the points, starting at the cheapest.
+
+    Options that cost more without lowering distortion are never on it.
+    """
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], dist[i]))
+    hull: list[int] = []
+    for i in order:
+        if hull and (cost[i] == cost[hull[-1]] or dist[i] >= dist[hull[-1]]):
+            continue
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # b is above the segment a -> i: drop it (cross product sign).
+            if (dist[b] - dist[a]) * (cost[i] - cost[a]) >= (dist[i] - dist[a]) * (cost[b] - cost[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return hull
+
+
+def greedy_knapsack(costs: Sequence[Sequence[float]], dists: Sequence[Sequence[float]], budget: float) -> list[int]:
+    """Pick one option per unit with total cost <= ``budget``, greedily maximising distortion saved per cost.
+
+    Returns the chosen option index per unit. Raises InputError if even the cheapest options exceed
+    the budget.
+    """
+    hulls = [lower_hull(np.asarray(c, float), np.asarray(d, float)) for c, d in zip(costs, dists)]
+    pos = [0] * len(hulls)
+    spent = float(sum(costs[u][h[0]] for u, h in enumerate(hulls)))
+    if spent > budget * (1 + 1e-12):
+        raise InputError(f"budget of {budget:.6g} is below the cheapest allocation ({spent:.6g})")
+    heap: list[tuple[float, int, int]] = []
+
+    def push(u: int) -> None:
+        h, p = hulls[u], pos[u]
+        if p + 1 < len(h):
+            a, b = h[p], h[p + 1]
+            gain = (dists[u][a] - dists[u][b]) / (costs[u][b] - costs[u][a])
+            heapq.heappush(heap, (-gain, u, p))
+
+    for u in range(len(hulls)):
+        push(u)
+    while heap:
+        _, u, p = heapq.heappop(heap)
+        h = hulls[u]
+        extra = costs[u][h[p + 1]] - costs[u][h[p]]
+        if spent + extra <= budget * (1 + 1e-12):
+            spent += extra
+            pos[u] = p + 1
+            push(u)
+    return [h[p] for h, p in zip(hulls, pos)]
+
+
+def layer_of(name: str) -> str:
+    """The layer a group belongs to: the part of its name before ``#`` (the whole name if none)."""
+    return name.split("#", 1)[0]
+
+
+def _index_of(name: str) -> int:
+    tail = name.split("#", 1)[1] if "#" in name else "0"
+    try:
+        return int(tail)
+    except ValueError:
+        raise InputError(f"group name {name!r}: the part after '#' must be a row index") from None
+
+
+def _bits_of(setting: Mapping[str, Any], where: str) -> float:
+    bits = setting.get("bits")
+    if isinstance(bits, bool) or not isinstance(bits, (int, float)):
+        raise InputError(f"{where}: rate 'code' needs settings with a numeric 'bits', got {dict(setting)!r}")
+    return float(bits)
+
+
+class KnapsackAllocator(Allocator):
+    """Greedy knapsack under an average budget of ``avg_bits`` per element.
+
+    ``rate``: ``"code"`` counts ``setting["bits"]`` per element (the fixed-length code budget BayesQ
+    matches); ``"estimate"`` counts the quantizer's estimated bits (entropy-coded, side info included),
+    so it works with any quantizer. ``allowed_bits`` (code rate only) restricts the widths; ``share``
+    ties units to one width: ``"none"``, ``"layer"`` or ``"aligned:K"`` (rows ``K·j .. K·j+K-1`` of a
+    layer); ``pin_first``/``pin_last`` (bits or null) fix the first/last layer, ``pin`` fixes named layers.
+    """
+
+    id = "knapsack"
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        avg_bits: float = 3.5
+        rate: str = "estimate"
+        allowed_bits: tuple[float, ...] | None = None
+        share: str = "none"
+        pin_first: float | None = None
+        pin_last: float | None = None
+        pin: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+        def __post_init__(self) -> None:
+            where = "allocator 'knapsack'"
+            if not self.avg_bits > 0:
+                raise ConfigError(f"{where}: avg_bits must be > 0, got {self.avg_bits}")
+            if self.rate not in ("code", "estimate"):
+                raise ConfigError(f"{where}: rate must be 'code' or 'estimate', got {self.rate!r}")
+            if self.allowed_bits is not None and (not self.allowed_bits or min(self.allowed_bits) <= 0):
+                raise ConfigError(f"{where}: allowed_bits must be a non-empty list of positive widths")
+            if self.allowed_bits is not None and self.rate != "code":
+                raise ConfigError(f"{where}: allowed_bits needs rate 'code'")
+            if self.share not in ("none", "layer") and not _aligned(self.share):
+                raise ConfigError(f"{where}: share must be 'none', 'layer' or 'aligned:K' with K >= 1, got {self.share!r}")
+            pins = [self.pin_first, self.pin_last, *self.pin.values()]
+            if any(isinstance(p, bool) or not (p is None or isinstance(p, (int, float))) or (p is not None and p <= 0)
+                   for p in pins):
+                raise ConfigError(f"{where}: pinned widths must be positive numbers")
+            if (self.pin_first is not None or self.pin_last is not None or self.pin) and self.rate != "code":
+                raise ConfigError(f"{where}: pinning widths needs rate 'code'")
+
+    @classmethod
+    def examples(cls) -> list[dict[str, Any]]:
+        return [{}, {"avg_bits": 2.0, "share": "layer"}, {"avg_bits": 8.0, "share": "aligned:2"}]
+
+    # ------------------------------------------------------------------ units
+    def _key(self, name: str) -> tuple[str, int]:
+        layer = layer_of(name)
+        if self.config.share == "layer":
+            return layer, 0
+        if self.config.share == "none":
+            return name, 0
+        return layer, _index_of(name) // _aligned(self.config.share)
+
+    def _cost(self, group: AllocationGroup, option_setting: Mapping[str, Any], bits: float) -> float:
+        if self.config.rate == "code":
+            return _bits_of(option_setting, f"group {group.name!r}") * group.size
+        return bits
+
+    def _pins(self, groups: Sequence[AllocationGroup]) -> dict[str, float]:
+        layers = list(dict.fromkeys(layer_of(g.name) for g in groups))
+        pins = {k: float(v) for k, v in self.config.pin.items()}
+        unknown = set(pins) - set(layers)
+        if unknown:
+            raise InputError(f"allocator 'knapsack': pinned layer(s) {', '.join(sorted(unknown))} not among the groups")
+        if self.config.pin_first is not None:
+            pins.setdefault(layers[0], float(self.config.pin_first))
+        if self.config.pin_last is not None:
+            pins.setdefault(layers[-1], float(self.config.pin_last))
+        return pins
+
+    def allocate(self, groups: Sequence[AllocationGroup]) -> list[dict[str, Any]]:
+        cfg = self.config
+        if not groups:
+            return []
+        for g in groups:
+            if not g.options:
+                raise InputError(f"allocator 'knapsack': group {g.name!r} has no rate options")
+        pins = self._pins(groups)
+        allowed = None if cfg.allowed_bits is None else {float(b) for b in cfg.allowed_bits}
+        # Per group: usable options as {width key: (cost, distortion, setting)}.
+        table: list[dict[Any, tuple[float, float, dict[str, Any]]]] = []
+        for g in groups:
+            opts: dict[Any, tuple[float, float, dict[str, Any]]] = {}
+            pinned = pins.get(layer_of(g.name))
+            for i, o in enumerate(g.options):
+                key: Any = _bits_of(o.setting, f"group {g.name!r}") if cfg.rate == "code" else i
+                if allowed is not None and key not in allowed:
+                    continue
+                if pinned is not None and key != pinned:
+                    continue
+                opts[key] = (self._cost(g, o.setting, o.bits), float(o.distortion), dict(o.setting))
+            if not opts:
+                why = f"pinned to {pinned:g} bits" if pinned is not None else "within allowed_bits"
+                raise InputError(f"allocator 'knapsack': group {g.name!r} has no option {why}")
+            table.append(opts)
+        units: dict[tuple[str, int], list[int]] = {}
+        for i, g in enumerate(groups):
+            units.setdefault(self._key(g.name), []).append(i)
+        unit_keys, costs, dists = [], [], []
+        for members in units.values():
+            common = set(table[members[0]])
+            for i in members[1:]:
+                common &= set(table[i])
+            if not common:
+                raise InputError(f"allocator 'knapsack': groups {', '.join(groups[i].name for i in members)} "
+                                 "must share a width but have no option in common")
+            keys = sorted(common)
+            unit_keys.append(keys)
+            costs.append([sum(table[i][k][0] for i in members) for k in keys])
+            dists.append([sum(table[i][k][1] for i in members) for k in keys])
+        total = sum(g.size for g in groups)
+        budget = cfg.avg_bits * total
+        cheapest = sum(min(c) for c in costs)
+        dearest = sum(max(c) for c in costs)
+        if cheapest > budget * (1 + 1e-12):
+            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is below the "
+                             f"smallest allowed allocation ({cheapest / total:.4g} bits per element)")
+        if cfg.rate == "code" and budget > dearest * (1 + 1e-12):
+            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is above the "
+                             f"largest allowed allocation ({dearest / total:.4g} bits per element)")
+        picks = greedy_knapsack(costs, dists, budget)
+        out: list[dict[str, Any]] = [{}] * len(groups)
+        for members, keys, p in zip(units.values(), unit_keys, picks):
+            for i in members:
+                out[i] = dict(table[i][keys[p]][2])
+        return out
+
+
+def _aligned(share: str) -> int:
+    """K of ``"aligned:K"`` (0 if ``share`` is not of that form)."""
+    if not isinstance(share, str) or not share.startswith("aligned:"):
+        return 0
+    try:
+        k = int(share.split(":", 1)[1])
+    except ValueError:
+        return 0
+    return k if k >= 1 else 0
+
+
+class PresetAllocator(Allocator):
+    """Settings chosen beforehand in code (e.g. BayesQ's per-row knapsack) via :meth:`assign`;
+    unassigned groups get the quantizer's default setting.
+
+    The chosen settings are recorded per group in the container, so the config stays empty; a
+    pipeline rebuilt from a file decodes, but encoding again needs a new :meth:`assign`.
+    """
+
+    id = "preset"
+    needs_estimates = False
+
+    def __init__(self, config: Any = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._settings: dict[str, dict[str, Any]] = {}
+
+    def assign(self, settings: Mapping[str, Mapping[str, Any]]) -> PresetAllocator:
+        self._settings = {str(k): dict(v) for k, v in settings.items()}
+        return self
+
+    def allocate(self, groups: Sequence[AllocationGroup]) -> list[dict[str, Any]]:
+        """The assigned setting of each group; groups without one get their default setting."""
+        return [dict(self._settings.get(g.name, g.default)) for g in groups]
