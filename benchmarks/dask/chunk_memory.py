@@ -30,23 +30,28 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--step", type=float, default=0.01)
     args = parser.parse_args()
-    codec = ArrayCodec({"quantizer": {"id": "uniform", "step": args.step}})
-    codec.decode(codec.encode(block((0, 0), 8)))  # build the pipeline and load the coder first
-    pipe = codec.pipeline()
     unit = args.rows * COLUMNS * 4
+    rows = []
     tracemalloc.start()
     chunk, gen = peak(lambda: block((0, 0), args.rows), unit)
-    (_, groups), post = peak(lambda: codec.groups(chunk, pipe.posterior_cls), unit)
-    q, quant = peak(lambda: pipe.quantizer.quantize(groups["data"], {"step": args.step}), unit)
-    model, _ = pipe.quantizer.symbol_model(q, pipe.entropy_coder.precision)
-    _, coder = peak(lambda: pipe.entropy_coder.encode(q.symbols, model), unit)
-    data, total = peak(lambda: codec.encode(chunk), unit)
-    _, dec = peak(lambda: codec.decode(data), unit)
+    rows.append(("generate the source block", gen))
+    for label, limit in (("whole chunk as one group", None), ("default blocks of 2^20 values", 1 << 20)):
+        codec = ArrayCodec({"quantizer": {"id": "uniform", "step": args.step}, "max_group_elements": limit})
+        codec.decode(codec.encode(block((0, 0), 8)))  # build the pipeline and load the coder first
+        pipe = codec.pipeline()
+        (_, groups), post = peak(lambda: codec.groups(chunk, pipe.posterior_cls), unit)
+        q, quant = peak(lambda: pipe.quantizer.quantize(groups["data/0"], {"step": args.step}), unit)
+        model, _ = pipe.quantizer.symbol_model(q, pipe.entropy_coder.precision)
+        _, coder = peak(lambda: pipe.entropy_coder.encode(q.symbols, model), unit)
+        del q, model, groups
+        data, total = peak(lambda: codec.encode(chunk), unit)
+        _, dec = peak(lambda: codec.decode(data), unit)
+        rows += [(f"{label}: posteriors (views, broadcast std)", post), (f"{label}: uniform quantize of group 0", quant),
+                 (f"{label}: range-code group 0", coder), (f"{label}: whole encode", total),
+                 (f"{label}: whole decode (output included)", dec)]
     tracemalloc.stop()
     print(f"chunk {unit / 2**20:.0f} MiB float32; peak new allocations in chunk sizes:")
-    for name, value in [("generate the source block", gen), ("posterior (views, broadcast std)", post),
-                        ("uniform quantize", quant), ("range-code the symbols", coder),
-                        ("whole encode", total), ("whole decode", dec)]:
+    for name, value in rows:
         print(f"| {name} | {value:.2f}× |")
 
 

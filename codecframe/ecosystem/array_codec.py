@@ -1,29 +1,34 @@
 """One array chunk <-> one self-contained codecframe container, shared by the numcodecs and zarr codecs.
 
 The codec config is JSON: the pipeline config (roles ``quantizer``, ``posterior``, ``allocator``,
-``entropy_coder``) plus ``format`` (the chunk layout version below) and the array options ``std``
-and ``std_rel``. Keys that hold their default are left out, so a config written today stays
-readable when a later release adds options. ``provenance`` names the plugin distribution of every
-role not provided by codecframe itself, so a reader that lacks one is told what to install.
+``entropy_coder``) plus ``format`` (the chunk layout version below) and the array options ``std``,
+``std_rel`` and ``max_group_elements``. Keys that hold their default are left out, so a config
+written today stays readable when a later release adds options. ``provenance`` names the plugin
+distribution of every role not provided by codecframe itself, so a reader that lacks one is told
+what to install.
 
 Chunk layout, format 1: a container v1 (``specs/bitstream.md``) whose ``meta["array"]`` is
-``{"format": 1, "layout": ..., "dtype": <numpy dtype str>, "shape": [...]}``.
+``{"format": 1, "layout": ..., "dtype": <numpy dtype str>, "shape": [...], "block_rows": R}``.
+The chunk is cut along its first axis into blocks of ``R`` rows (the last may be shorter; a 0-d
+or empty chunk is one block), ``R`` chosen so a block holds at most ``max_group_elements`` values
+(default 2^20; null: one block) but at least one row. Blocks bound the coder's working memory.
 
-- ``layout "plain"``: a real array ``x`` (float16/32/64, or int/uint up to 32 bits) is one group
-  ``"data"`` with posterior ``N(x, std²)`` (``std`` from the config, default 1.0). Decoding returns
-  the reconstruction in the original dtype (integers rounded half to even and clipped to the
-  dtype's range) and shape.
+- ``layout "plain"``: a real array ``x`` (float16/32/64, or int/uint up to 32 bits); block ``i`` is
+  the group ``"data/i"`` with posterior ``N(x, std²)`` (``std`` from the config, default 1.0).
+  Decoding returns the reconstruction in the original dtype (integers rounded half to even and
+  clipped to the dtype's range) and shape.
 - ``layout "mean_std"``: an uncertainty-aware array is a structured array with exactly the fields
-  ``mean`` and ``std`` (in that order, one float dtype, no padding). It is two groups of one
-  container: ``"mean"`` under ``N(mean, std²)`` and ``"std"`` under ``N(std, (std_rel·std)²)``.
-  Decoding returns the same structured dtype holding both reconstructions.
+  ``mean`` and ``std`` (in that order, one float dtype, no padding). Block ``i`` is the groups
+  ``"mean/i"`` under ``N(mean, std²)`` and ``"std/i"`` under ``N(std, (std_rel·std)²)``. Decoding
+  returns the same structured dtype holding both reconstructions.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +51,10 @@ CODEC_ID = "codecframe"
 #: The codecframe release that introduced each chunk layout version (for upgrade messages).
 FORMAT_SINCE = {1: "0.1.0"}
 OPTIONS: dict[str, float] = {"std": 1.0, "std_rel": 0.25}
-CONFIG_KEYS = frozenset({*ROLES, *OPTIONS, "format", "provenance"})
+#: Default largest number of values in one group (one block of a field).
+MAX_GROUP_ELEMENTS = 1 << 20
+CONFIG_KEYS = frozenset({*ROLES, *OPTIONS, "max_group_elements", "format", "provenance"})
+FIELDS = {"plain": ("data",), "mean_std": ("mean", "std")}
 CORE_DISTRIBUTION = "codecframe"
 PLAIN_KINDS = {"f": (2, 4, 8), "i": (1, 2, 4), "u": (1, 2, 4)}
 _PIPELINE_CACHE = 8
@@ -141,6 +149,11 @@ def normalize_config(config: Mapping[str, Any], reg: Registry | None = None) -> 
             raise ConfigError(f"codec config: {key} must be a number > 0, got {value!r}")
         if float(value) != default:
             out[key] = float(value)
+    block = config.get("max_group_elements", MAX_GROUP_ELEMENTS)
+    if block is not None and (isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= MAX_ELEMENTS):
+        raise ConfigError(f"codec config: max_group_elements must be null or an integer in [1, {MAX_ELEMENTS}], got {block!r}")
+    if block != MAX_GROUP_ELEMENTS:
+        out["max_group_elements"] = block
     if fmt != FORMAT:
         out["format"] = fmt
     if written:
@@ -256,18 +269,37 @@ class ArrayCodec:
         return pipe
 
     # ------------------------------------------------------------------ chunks
+    def block_rows(self, shape: tuple[int, ...]) -> int:
+        """Rows of the first axis per group for a chunk of ``shape`` (see the module docstring)."""
+        limit = self.config.get("max_group_elements", MAX_GROUP_ELEMENTS)
+        if not shape:
+            return 1
+        row = math.prod(shape[1:])
+        if limit is None or row == 0:
+            return max(shape[0], 1)
+        return max(1, min(shape[0], limit // row))
+
     def groups(self, chunk: np.ndarray, posterior_cls: type[Posterior]) -> tuple[dict[str, Any], dict[str, Posterior]]:
         """``meta["array"]`` and the posteriors of one chunk (views of it; a plain chunk's ``std`` is broadcast)."""
         layout, field = _layout(chunk.dtype)
-        meta = {"format": FORMAT, "layout": layout, "dtype": field.str, "shape": list(chunk.shape)}
-        if layout == "plain":
-            native = chunk.dtype.kind == "f" and chunk.dtype.isnative and chunk.itemsize >= 4
-            x = chunk if native else chunk.astype(np.float64)
-            std = np.broadcast_to(np.asarray(self.config.get("std", OPTIONS["std"]), x.dtype), x.shape)
-            return meta, {"data": posterior_cls(mean=x, std=std)}
-        mean, std = chunk["mean"], chunk["std"]
-        rel = float(self.config.get("std_rel", OPTIONS["std_rel"]))
-        return meta, {"mean": posterior_cls(mean=mean, std=std), "std": posterior_cls(mean=std, std=std * rel)}
+        rows = self.block_rows(chunk.shape)
+        if _block_count(chunk.shape, rows) * len(FIELDS[layout]) > container.MAX_STREAMS:
+            raise InputError(f"codecframe codec: a chunk of shape {chunk.shape} makes more than {container.MAX_STREAMS} "
+                             "groups; raise max_group_elements")
+        meta = {"format": FORMAT, "layout": layout, "dtype": field.str, "shape": list(chunk.shape), "block_rows": rows}
+        groups: dict[str, Posterior] = {}
+        for i, part in enumerate(_blocks(chunk, rows)):
+            if layout == "plain":
+                native = part.dtype.kind == "f" and part.dtype.isnative and part.itemsize >= 4
+                x = part if native else part.astype(np.float64)
+                std = np.broadcast_to(np.asarray(self.config.get("std", OPTIONS["std"]), x.dtype), x.shape)
+                groups[f"data/{i}"] = posterior_cls(mean=x, std=std)
+            else:
+                mean, std = part["mean"], part["std"]
+                rel = float(self.config.get("std_rel", OPTIONS["std_rel"]))
+                groups[f"mean/{i}"] = posterior_cls(mean=mean, std=std)
+                groups[f"std/{i}"] = posterior_cls(mean=std, std=std * rel)
+        return meta, groups
 
     def encode(self, chunk: Any) -> bytes:
         """A container holding one chunk (any supported dtype and shape, see the module docstring)."""
@@ -307,40 +339,56 @@ class ArrayCodec:
         return _assemble(decoded.arrays, decoded.meta)
 
 
+def _block_count(shape: Sequence[int], rows: int) -> int:
+    return 1 if not shape or shape[0] == 0 else -(-shape[0] // rows)
+
+
+def _blocks(chunk: np.ndarray, rows: int) -> list[np.ndarray]:
+    """Views of ``chunk`` cut along its first axis every ``rows`` rows (one block if 0-d or empty)."""
+    if _block_count(chunk.shape, rows) == 1:
+        return [chunk]
+    return [chunk[i : i + rows] for i in range(0, chunk.shape[0], rows)]
+
+
 def _assemble(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> np.ndarray:
     """Check a chunk's ``meta["array"]`` and build the output array from the decoded groups."""
     info = meta.get("array")
-    if not isinstance(info, dict) or not {"format", "layout", "dtype", "shape"} <= set(info):
-        raise FormatError("container is not an array chunk: meta['array'] with format, layout, dtype, shape is missing")
+    if not isinstance(info, dict) or set(info) != {"format", "layout", "dtype", "shape", "block_rows"}:
+        raise FormatError("container is not an array chunk: meta['array'] with format, layout, dtype, shape, block_rows is missing")
     fmt = info["format"]
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
         raise FormatError(f"chunk format must be a positive integer, got {fmt!r}")
     if fmt > FORMAT:
         raise VersionError(f"chunk format {fmt} is newer than this codecframe supports (format {FORMAT}); pip install -U {CORE_DISTRIBUTION}")
-    shape = info["shape"]
+    shape, rows, layout = info["shape"], info["block_rows"], info["layout"]
     if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
         raise FormatError(f"chunk shape must be a list of non-negative integers, got {shape!r}")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise FormatError(f"chunk block_rows must be a positive integer, got {rows!r}")
     try:
         dtype = np.dtype(info["dtype"]) if isinstance(info["dtype"], str) else None
-    except TypeError:
+        if dtype is not None:
+            _layout(dtype) if layout == "plain" else _layout(_structured(dtype))
+    except (TypeError, CodecframeError):
         dtype = None
-    layout = info["layout"]
-    expected = {"plain": ["data"], "mean_std": ["mean", "std"]}.get(layout)
-    if dtype is None or expected is None or sorted(arrays) != sorted(expected):
-        raise FormatError(f"chunk meta names layout {layout!r}, dtype {info['dtype']!r} and groups {sorted(arrays)}, which do not match")
-    size = int(np.prod(shape, dtype=np.int64))
-    for name in expected:
-        if arrays[name].size != size:
-            raise FormatError(f"chunk group {name!r} has {arrays[name].size} values, but the chunk shape {shape} needs {size}")
-    try:
-        if layout == "plain":
-            _layout(dtype)
-            return _cast(arrays["data"], dtype).reshape(shape)
-        if dtype.kind != "f":
-            raise InputError(f"mean_std chunk needs a float field dtype, got {dtype}")
-        out = np.empty(shape, _structured(dtype))
-    except CodecframeError as exc:
-        raise FormatError(f"chunk meta: {exc}") from None
-    out["mean"] = _cast(arrays["mean"], dtype).reshape(shape)
-    out["std"] = _cast(arrays["std"], dtype).reshape(shape)
+    fields = FIELDS.get(layout)
+    if dtype is None or fields is None:
+        raise FormatError(f"chunk meta names layout {layout!r} and dtype {info['dtype']!r}, which this reader cannot build")
+    count = _block_count(shape, rows)
+    names = [f"{f}/{i}" for i in range(count) for f in fields] if count * len(fields) == len(arrays) else None
+    if names is None or sorted(arrays) != sorted(names):
+        raise FormatError(f"chunk of shape {shape} in blocks of {rows} rows needs {count * len(fields)} groups "
+                          f"named FIELD/i for {', '.join(fields)}; the container has {sorted(arrays)[:8]}")
+    size = math.prod(shape)
+    if size * len(fields) != sum(a.size for a in arrays.values()):
+        raise FormatError(f"chunk shape {shape} does not match the {sum(a.size for a in arrays.values())} decoded values")
+    out = np.empty(shape, dtype if layout == "plain" else _structured(dtype))
+    parts = _blocks(out, rows)
+    for i, part in enumerate(parts):
+        for f in fields:
+            values = arrays[f"{f}/{i}"]
+            if values.size != part.size:
+                raise FormatError(f"chunk group '{f}/{i}' has {values.size} values where its block needs {part.size}")
+            target = part if layout == "plain" else part[f]
+            target[...] = _cast(values, dtype).reshape(target.shape)
     return out

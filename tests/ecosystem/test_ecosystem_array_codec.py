@@ -35,7 +35,8 @@ def expected(x: np.ndarray, step: float = STEP) -> np.ndarray:
 
 # --------------------------------------------------------------------------- config
 def test_config_leaves_out_default_valued_keys():
-    full = {"quantizer": {"id": "uniform", "version": 1, "step": 0.1, "candidates": [2.0**k for k in range(-10, 5)]},
+    defaults = UniformQuantizer.Config()
+    full = {"quantizer": {"id": "uniform", "version": 1, "step": defaults.step, "candidates": list(defaults.candidates)},
             "posterior": {"id": "gaussian"}, "allocator": "fixed", "entropy_coder": {"id": "range"},
             "std": 1, "std_rel": 0.25, "format": FORMAT}
     assert normalize_config(full) == {"quantizer": {"id": "uniform", "version": 1}}
@@ -104,7 +105,7 @@ def test_plain_std_option_is_the_posterior_scale():
     x = np.linspace(-3, 3, 600).astype(np.float32)
     codec = ArrayCodec({"quantizer": "uniform", "std": 0.5})
     _, groups = codec.groups(x, codec.pipeline().posterior_cls)
-    assert np.all(groups["data"].std == np.float32(0.5)) and groups["data"].std.strides == (0,)
+    assert np.all(groups["data/0"].std == np.float32(0.5)) and groups["data/0"].std.strides == (0,)
 
 
 @pytest.mark.nojit
@@ -129,6 +130,42 @@ def test_instances_pickle_as_their_config():
     assert clone == codec and np.array_equal(clone.decode(data), codec.decode(data))
     raw = pickle.loads(pickle.dumps(ArrayCodec(CONFIG)))
     assert raw._encoder is None and raw.config == ArrayCodec(CONFIG).config
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7), limit=st.integers(1, 60),
+       structured=st.booleans())
+def test_chunks_split_into_row_blocks_of_bounded_size(shape, limit, structured):
+    rng = np.random.default_rng(sum(shape) + limit)
+    if structured:
+        chunk = np.empty(shape, [("mean", "f4"), ("std", "f4")])
+        chunk["mean"], chunk["std"] = rng.standard_normal(shape), 0.5
+    else:
+        chunk = rng.standard_normal(shape).astype(np.float32)
+    codec = ArrayCodec({**CONFIG, "max_group_elements": limit})
+    meta, groups = codec.groups(chunk, codec.pipeline().posterior_cls)
+    row = int(np.prod(shape[1:], dtype=np.int64)) if shape else 1
+    assert all(g.size <= max(limit, row) for g in groups.values())
+    fields = 2 if structured else 1
+    assert len(groups) == fields * (1 if not shape or shape[0] == 0 else -(-shape[0] // meta["block_rows"]))
+    y = codec.decode(codec.encode(chunk))
+    assert y.dtype == chunk.dtype and y.shape == chunk.shape
+    if structured:
+        assert np.array_equal(y["mean"], expected(chunk["mean"])) and np.array_equal(y["std"], expected(chunk["std"]))
+    else:
+        assert np.array_equal(y, expected(chunk))
+
+
+def test_group_size_option():
+    assert ArrayCodec({**CONFIG, "max_group_elements": 1 << 20}).config == ArrayCodec(CONFIG).config
+    whole = ArrayCodec({**CONFIG, "max_group_elements": None})
+    assert whole.config["max_group_elements"] is None
+    assert whole.block_rows((5000, 300)) == 5000 and ArrayCodec(CONFIG).block_rows((5000, 300)) == (1 << 20) // 300
+    for bad in (0, -3, 1.5, True, "many"):
+        with pytest.raises(ConfigError, match="max_group_elements"):
+            ArrayCodec({**CONFIG, "max_group_elements": bad})
+    with pytest.raises(InputError, match="max_group_elements"):
+        ArrayCodec({**CONFIG, "max_group_elements": 1}).encode(np.zeros(70_000))
 
 
 # --------------------------------------------------------------------------- bad input
@@ -159,7 +196,7 @@ def test_corrupted_or_foreign_data_raises_format_errors():
         codec.decode(b"not a container at all")
     with pytest.raises(FormatError):
         codec.decode(np.frombuffer(bytes(data[:30]), np.uint8))
-    plain = Pipeline.from_config(CONFIG).encode({"x": codec.groups(np.ones(3), codec.pipeline().posterior_cls)[1]["data"]})
+    plain = Pipeline.from_config(CONFIG).encode({"x": codec.groups(np.ones(3), codec.pipeline().posterior_cls)[1]["data/0"]})
     with pytest.raises(FormatError, match="not an array chunk"):
         codec.decode(plain)
 
@@ -167,7 +204,8 @@ def test_corrupted_or_foreign_data_raises_format_errors():
 def test_chunk_from_a_newer_format_is_refused_with_upgrade_hint():
     codec = ArrayCodec(CONFIG)
     groups = codec.groups(np.ones(4), codec.pipeline().posterior_cls)[1]
-    future = codec.pipeline().encode(groups, {"array": {"format": FORMAT + 1, "layout": "plain", "dtype": "<f8", "shape": [4]}})
+    meta = {"format": FORMAT + 1, "layout": "plain", "dtype": "<f8", "shape": [4], "block_rows": 4}
+    future = codec.pipeline().encode(groups, {"array": meta})
     with pytest.raises(VersionError, match="pip install -U codecframe"):
         codec.decode(future)
 
@@ -175,12 +213,13 @@ def test_chunk_from_a_newer_format_is_refused_with_upgrade_hint():
 def test_chunk_meta_inconsistent_with_groups_is_a_format_error():
     codec = ArrayCodec(CONFIG)
     groups = codec.groups(np.ones(4), codec.pipeline().posterior_cls)[1]
-    for meta in ({"format": 1, "layout": "plain", "dtype": "<f8", "shape": [5]},
-                 {"format": 1, "layout": "mean_std", "dtype": "<f8", "shape": [4]},
-                 {"format": 1, "layout": "plain", "dtype": "<c8", "shape": [4]},
-                 {"format": 1, "layout": "plain", "dtype": "no such dtype", "shape": [4]}):
+    good = {"format": 1, "layout": "plain", "dtype": "<f8", "shape": [4], "block_rows": 4}
+    assert np.array_equal(codec.decode(codec.pipeline().encode(groups, {"array": good})), np.ones(4))
+    for change in ({"shape": [5]}, {"shape": [2, 3]}, {"shape": [10**12]}, {"shape": [10**9, 0]}, {"block_rows": 1},
+                   {"block_rows": 0}, {"layout": "mean_std"}, {"dtype": "<c8"}, {"dtype": "no such dtype"},
+                   {"extra": 1}, {"shape": "4"}):
         with pytest.raises(FormatError):
-            codec.decode(codec.pipeline().encode(groups, {"array": meta}))
+            codec.decode(codec.pipeline().encode(groups, {"array": {**good, **change}}))
 
 
 # --------------------------------------------------------------------------- lazy assets
