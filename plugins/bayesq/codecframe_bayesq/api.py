@@ -143,19 +143,24 @@ def file_accounting(data: bytes, n_weights: int, code_bits: int) -> dict[str, An
 
 # --------------------------------------------------------------------------- quantize
 def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: float, avg_bits: float,
-                        allowed: Sequence[int]) -> dict[str, GaussianPosterior]:
-    """Rescale each posterior so that median(std) = ``scale`` × median min–max row step at the nearest width."""
+                        allowed: Sequence[int]) -> tuple[dict[str, GaussianPosterior], dict[str, float]]:
+    """Rescale each posterior so that median(std) = ``scale`` × median min–max row step at the nearest width.
+
+    Returns the posteriors and each layer's std factor ``f`` (distortions measured with the rescaled
+    posterior are multiplied by ``f²`` to return to the estimator's precision scale).
+    """
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ConfigError(f"posterior_scale must be a number > 0 or None, got {scale!r}")
     width = min(allowed, key=lambda b: (abs(b - avg_bits), b))
-    out = {}
+    out, factors = {}, {}
     for name, post in posteriors.items():
         mean = np.asarray(post.mean, np.float64)
         rows = mean.reshape(mean.shape[0], -1) if mean.ndim >= 2 else mean.reshape(1, -1)
         step = float(np.median(np.ptp(rows, axis=1))) / ((1 << width) - 1)
         med = float(np.median(post.std))
-        out[name] = rescale(post, scale * step / med) if step > 0 and med > 0 else post
-    return out
+        factors[name] = scale * step / med if step > 0 and med > 0 else 1.0
+        out[name] = rescale(post, factors[name])
+    return out, factors
 
 
 def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int) -> PosteriorEstimator:
@@ -216,8 +221,9 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
 
     t0 = time.perf_counter()
     posteriors = est.estimate(work, calib)
+    factors = {l.group: 1.0 for l in layers}
     if posterior_scale is not None:
-        posteriors = relative_posteriors(posteriors, posterior_scale, avg_bits, allowed)
+        posteriors, factors = relative_posteriors(posteriors, posterior_scale, avg_bits, allowed)
     timings["posterior"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -225,7 +231,10 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         quantizer: GridQuantizer | LloydQuantizer = LloydQuantizer(allowed_bits=tuple(allowed))
     else:
         quantizer = GridQuantizer(allowed_bits=tuple(allowed), search="minmax" if codebook == "minmax" else "expected")
-    row_dist = {l.group: quantizer.row_distortions(posteriors[l.group], allowed) for l in layers}
+    # Σ λ_i E[(w_i - Q(w_i))²] with the smoothing of the rescaled posterior but the estimator's
+    # precisions, so that distortions of different layers stay comparable.
+    row_dist = {l.group: quantizer.row_distortions(posteriors[l.group], allowed) * factors[l.group] ** 2
+                for l in layers}
     timings["codebooks"] = time.perf_counter() - t0
 
     if proxy is not None:

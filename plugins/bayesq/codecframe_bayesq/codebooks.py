@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .gaussian_error import WINDOW, _cdf, _pdf, grid_error_sum, lloyd_max_gaussian, one_sided_table
+from .gaussian_error import WINDOW, _point, grid_error_sum, lloyd_max_gaussian, one_sided_table
 
 __all__ = ["GridDesign", "CodebookDesign", "design_grids", "minmax_grids", "design_codebooks", "codebook_errors",
            "DEFAULT_SHRINKS"]
@@ -83,16 +83,8 @@ def _moments_into(m: float, s: float, levels: np.ndarray, acc_p: np.ndarray, acc
     while j1 < count - 1 and 0.5 * (levels[j1] + levels[j1 + 1]) < m + PROPOSAL_WINDOW * s:
         j1 += 1
     for j in range(j0, j1 + 1):
-        if j == 0:
-            pa, fa = 0.0, 0.0
-        else:
-            al = (0.5 * (levels[j - 1] + levels[j]) - m) / s
-            pa, fa = _cdf(al), _pdf(al)
-        if j == count - 1:
-            pb, fb = 1.0, 0.0
-        else:
-            be = (0.5 * (levels[j] + levels[j + 1]) - m) / s
-            pb, fb = _cdf(be), _pdf(be)
+        pa, fa, _ = (0.0, 0.0, 0.0) if j == 0 else _point((0.5 * (levels[j - 1] + levels[j]) - m) / s)
+        pb, fb, _ = (1.0, 0.0, 0.0) if j == count - 1 else _point((0.5 * (levels[j] + levels[j + 1]) - m) / s)
         p = pb - pa
         acc_p[j] += w * p
         acc_m1[j] += w * (m * p + s * (fa - fb))
@@ -231,8 +223,8 @@ def _row_errors(mean, std, lam, levels, scale, zero, out):
             for k in range(lo, hi + 1):
                 al = 0.0 if k == 0 else (bounds[k - 1] - m) / s
                 be = 0.0 if k == count - 1 else (bounds[k] - m) / s
-                pa, fa, afa = (0.0, 0.0, 0.0) if k == 0 else (_cdf(al), _pdf(al), al * _pdf(al))
-                pb, fb, bfb = (1.0, 0.0, 0.0) if k == count - 1 else (_cdf(be), _pdf(be), be * _pdf(be))
+                pa, fa, afa = (0.0, 0.0, 0.0) if k == 0 else _point(al)
+                pb, fb, bfb = (1.0, 0.0, 0.0) if k == count - 1 else _point(be)
                 d = m - cur[k]
                 e += (d * d + s * s) * (pb - pa) + 2.0 * d * s * (fa - fb) + s * s * (afa - bfb)
             total += lam[r, i] * e
@@ -266,13 +258,14 @@ def unit_lloyd_max(bits: int) -> np.ndarray:
 
 
 def design_codebooks(mean: np.ndarray, std: np.ndarray, bits: int, grid: GridDesign | None = None,
-                     iterations: int = 4) -> CodebookDesign:
+                     iterations: int = 4, levels: np.ndarray | None = None, learn: bool = True) -> CodebookDesign:
     """A shared normalised codebook (Lloyd–Max in whitened space) with per-row affine maps.
 
     Rows start from their searched uniform grid (``grid``, designed here if not given): the
     extreme levels coincide; the codebook starts from the N(0, 1) Lloyd–Max levels. Each iteration
     updates the codebook (weighted centroids) and then every row's ``(scale, zero)``; the design
-    with the lowest total distortion is kept.
+    with the lowest total distortion is kept. ``levels`` (ascending, in [-1, 1]) replaces the
+    starting codebook; with ``learn=False`` it stays fixed and only the rows' maps are fitted.
     """
     m, s, lam = _rows(mean, std)
     grid = grid if grid is not None else design_grids(m, s, bits)
@@ -280,13 +273,14 @@ def design_codebooks(mean: np.ndarray, std: np.ndarray, bits: int, grid: GridDes
     half = 0.5 * grid.step * (count - 1)
     scale = half.copy()
     zero = grid.zero + half
-    levels = unit_lloyd_max(bits).astype(np.float64).copy()
+    levels = (unit_lloyd_max(bits) if levels is None else np.asarray(levels)).astype(np.float64).copy()
     acc_p, acc_m1 = np.empty(count), np.empty(count)
     _refit_rows(m, s, lam, levels, scale, zero, acc_p, acc_m1)
     dist = codebook_errors(m, s, levels, scale, zero)
     best = (dist.sum(), levels.copy(), scale.copy(), zero.copy(), dist)
     for _ in range(iterations):
-        levels = _codebook_update(m, s, lam, levels, scale, zero, acc_p, acc_m1)
+        if learn:
+            levels = _codebook_update(m, s, lam, levels, scale, zero, acc_p, acc_m1)
         _refit_rows(m, s, lam, levels, scale, zero, acc_p, acc_m1)
         dist = codebook_errors(m, s, levels, scale, zero)
         if dist.sum() < best[0]:

@@ -48,8 +48,8 @@ class LaplaceOptions:
 
     fisher: str = "mc"
     label_samples: int = 1
-    prior_precision: float = 1.0
-    damping: float = 0.0
+    prior_precision: float = 1e-8
+    damping: float = 1.0
     n_data: int | None = None
     temperature: float = 1.0
     batch_size: int = 64

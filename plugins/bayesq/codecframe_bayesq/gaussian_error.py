@@ -66,21 +66,22 @@ def _pdf(x: float) -> float:
 
 
 @njit(cache=True)
+def _point(x: float) -> tuple[float, float, float]:
+    """(Φ(x), φ(x), x·φ(x)); exact limits beyond |x| = 40 (also for infinite x)."""
+    if x <= -40.0:
+        return 0.0, 0.0, 0.0
+    if x >= 40.0:
+        return 1.0, 0.0, 0.0
+    f = _pdf(x)
+    return _cdf(x), f, x * f
+
+
+@njit(cache=True)
 def _cell(m: float, s: float, a: float, b: float, c: float) -> float:
     """E[(w - c)²; a < w <= b] for w ~ N(m, s²), s > 0 (a may be -inf, b may be +inf)."""
     d = m - c
-    if a == -np.inf:
-        pa, fa, afa = 0.0, 0.0, 0.0
-    else:
-        al = (a - m) / s
-        pa, fa = _cdf(al), _pdf(al)
-        afa = al * fa
-    if b == np.inf:
-        pb, fb, bfb = 1.0, 0.0, 0.0
-    else:
-        be = (b - m) / s
-        pb, fb = _cdf(be), _pdf(be)
-        bfb = be * fb
+    pa, fa, afa = _point((a - m) / s) if a != -np.inf else (0.0, 0.0, 0.0)
+    pb, fb, bfb = _point((b - m) / s) if b != np.inf else (1.0, 0.0, 0.0)
     return (d * d + s * s) * (pb - pa) + 2.0 * d * s * (fa - fb) + s * s * (afa - bfb)
 
 

@@ -49,11 +49,14 @@ def lower_hull(cost: np.ndarray, dist: np.ndarray) -> list[int]:
     return hull
 
 
-def greedy_knapsack(costs: Sequence[Sequence[float]], dists: Sequence[Sequence[float]], budget: float) -> list[int]:
+def greedy_knapsack(costs: Sequence[Sequence[float]], dists: Sequence[Sequence[float]], budget: float,
+                    fill: bool = True) -> list[int]:
     """Pick one option per unit with total cost <= ``budget``, greedily maximising distortion saved per cost.
 
-    Returns the chosen option index per unit. Raises InputError if even the cheapest options exceed
-    the budget.
+    Returns the chosen option index per unit. With ``fill=False`` the greedy stops at the first
+    upgrade that does not fit (a lower-convex-hull point, optimal for the cost it spends); by default
+    it goes on with the upgrades that still fit. Raises InputError if even the cheapest options
+    exceed the budget.
     """
     hulls = [lower_hull(np.asarray(c, float), np.asarray(d, float)) for c, d in zip(costs, dists)]
     pos = [0] * len(hulls)
@@ -79,6 +82,8 @@ def greedy_knapsack(costs: Sequence[Sequence[float]], dists: Sequence[Sequence[f
             spent += extra
             pos[u] = p + 1
             push(u)
+        elif not fill:
+            break
     return [h[p] for h, p in zip(hulls, pos)]
 
 

@@ -20,6 +20,15 @@ from .whitening import DiagWhitening, KroneckerWhitening, LowRankWhitening, Whit
 __all__ = ["KFACPosterior", "LowRankPosterior", "whitening_of", "rescale"]
 
 
+def _matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, cols) of a weight array: rows = first axis (one row for a 1-D array)."""
+    if len(shape) == 0:
+        raise InputError("a weight posterior needs at least one dimension")
+    if len(shape) == 1:
+        return 1, int(shape[0])
+    return int(shape[0]), int(np.prod(shape[1:]))
+
+
 def _check_spd(mat: np.ndarray, n: int, name: str, where: str) -> np.ndarray:
     if mat.shape != (n, n):
         raise InputError(f"{where}: {name} must be {n}×{n}, got {mat.shape}")
@@ -33,7 +42,8 @@ def _check_spd(mat: np.ndarray, n: int, name: str, where: str) -> np.ndarray:
 
 
 class KFACPosterior(GaussianPosterior):
-    """Matrix-normal posterior of an ``out × in`` weight: precision ``(a_factor ⊗ g_factor) / temperature``."""
+    """Matrix-normal posterior of an ``out × in`` weight (any array: rows = first axis, columns = the
+    rest; a 1-D array is one row): precision ``(a_factor ⊗ g_factor) / temperature``."""
 
     id = "bayesq-kfac"
     fields = ("mean", "std", "a_factor", "g_factor")
@@ -49,21 +59,19 @@ class KFACPosterior(GaussianPosterior):
     def validate(self, arrays: dict[str, Any]) -> dict[str, np.ndarray]:
         out = super().validate({"mean": arrays["mean"], "std": arrays["std"]})
         where = self.describe()
-        if out["mean"].ndim != 2:
-            raise InputError(f"{where}: mean must be a 2-D weight matrix, got shape {out['mean'].shape}")
-        rows, cols = out["mean"].shape
+        rows, cols = _matrix_shape(out["mean"].shape)
         out["a_factor"] = _check_spd(as_float_array(arrays["a_factor"], "a_factor", where), cols, "a_factor", where)
         out["g_factor"] = _check_spd(as_float_array(arrays["g_factor"], "g_factor", where), rows, "g_factor", where)
         return out
 
     @classmethod
     def example(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> KFACPosterior:
-        rows, cols = (shape[0], int(np.prod(shape[1:]))) if len(shape) >= 2 else (1, int(np.prod(shape)))
+        rows, cols = _matrix_shape(tuple(shape))
         a = rng.standard_normal((cols, cols + 2))
         g = rng.standard_normal((rows, rows + 2))
         a, g = a @ a.T / cols + np.eye(cols), g @ g.T / rows + np.eye(rows)
-        w = KroneckerWhitening(np.zeros((rows, cols)), a, g)
-        return cls(mean=rng.standard_normal((rows, cols)), std=w.marginal_std(), a_factor=a, g_factor=g)
+        std = KroneckerWhitening(np.zeros((rows, cols)), a, g).marginal_std().reshape(shape)
+        return cls(mean=rng.standard_normal(shape), std=std, a_factor=a, g_factor=g)
 
     def whitening(self) -> Whitening:
         return KroneckerWhitening(self.mean, self._arrays["a_factor"], self._arrays["g_factor"], self.config.temperature)

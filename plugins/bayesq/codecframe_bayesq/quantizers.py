@@ -6,8 +6,9 @@ A group is a weight matrix (rows = output channels; a 1-D group is one row). Row
 - ``bayesq-grid``: uniform grids, ``levels_b[k] = k`` (so ``scale`` is the step); step and offset
   searched to minimise posterior-expected whitened distortion (:func:`~.codebooks.design_grids`).
 - ``bayesq-lloyd``: one normalised non-uniform codebook per width and group, learned by Lloyd–Max
-  in whitened space (:func:`~.codebooks.design_codebooks`); widths above ``max_nonuniform_bits``
-  use uniform levels ``-1 + 2k/(2^b - 1)``.
+  in whitened space (:func:`~.codebooks.design_codebooks`) and stored in the side info; or, with
+  ``table="sha256:..."``, the fixed N(0, 1) Lloyd–Max levels of a shipped asset (nothing stored).
+  Widths above ``max_nonuniform_bits`` use uniform levels ``-1 + 2k/(2^b - 1)``.
 
 Setting: ``{"bits": b}`` or ``{"bits": [b_0, ..., b_{R-1}]}`` (per row). Side info (canonical
 msgpack, normative in ``specs/bayesq.md``): ``scale``/``zero`` float16 arrays (float32 when float16
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from codecframe import canonical
+from codecframe.assets import parse_ref
 from codecframe.abc import HasStd, Posterior, Quantizer
 from codecframe.errors import ConfigError, InputError
 from codecframe.probability import ProbabilityModel
@@ -185,6 +187,9 @@ class _RowQuantizer(Quantizer):
     def _stores_levels(self, bits: int) -> bool:
         return False
 
+    def _fixed_levels(self, bits: int) -> np.ndarray:
+        return _uniform_levels(bits, self.centred_levels)
+
     # ------------------------------------------------------------------ quantize
     def quantize(self, posterior: Posterior, setting: Mapping[str, Any]) -> Quantized:
         mean, _ = _as_rows(posterior, self.describe())
@@ -248,7 +253,8 @@ class _RowQuantizer(Quantizer):
                     raise InputError(f"{where}: codebook for {b} bits must be {1 << b} finite float32 values")
                 levels[b] = arr
         for b in widths:
-            levels.setdefault(b, _uniform_levels(b, self.centred_levels))
+            if b not in levels:
+                levels[b] = self._fixed_levels(b)
         counts = q.side["counts"]
         if not isinstance(counts, list) or len(counts) != len(widths):
             raise InputError(f"{where}: side info 'counts' must have one entry per width ({len(widths)})")
@@ -358,10 +364,13 @@ class LloydQuantizer(_RowQuantizer):
         allowed_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
         max_nonuniform_bits: int = 4
         iterations: int = 4
+        table: str | None = None
 
         def __post_init__(self) -> None:
             where = "quantizer 'bayesq-lloyd'"
             _check_bits_config(self, where)
+            if self.table is not None:
+                parse_ref(self.table)
             if not 0 <= self.max_nonuniform_bits <= MAX_BITS:
                 raise ConfigError(f"{where}: max_nonuniform_bits must be in 0..{MAX_BITS}")
             if not 0 <= self.iterations <= 100:
@@ -369,14 +378,29 @@ class LloydQuantizer(_RowQuantizer):
 
     @classmethod
     def examples(cls) -> list[dict[str, Any]]:
-        return [{}, {"bits": 3, "max_nonuniform_bits": 2}]
+        from .tables import shipped_table_ref
+
+        return [{}, {"bits": 3, "max_nonuniform_bits": 2}, {"bits": 2, "table": shipped_table_ref()}]
+
+    def _nonuniform(self, bits: int) -> bool:
+        return bits <= self.config.max_nonuniform_bits
 
     def _stores_levels(self, bits: int) -> bool:
-        return bits <= self.config.max_nonuniform_bits
+        return self._nonuniform(bits) and self.config.table is None
+
+    def _fixed_levels(self, bits: int) -> np.ndarray:
+        """Levels a decoder knows without side info: the asset table's, or uniform in [-1, 1]."""
+        if self._nonuniform(bits):
+            from .tables import table_levels
+
+            return table_levels(self.config.table)[bits]
+        return _uniform_levels(bits, True)
 
     def design(self, mean: np.ndarray, std: np.ndarray, bits: int) -> GridDesign | CodebookDesign:
         grid = design_grids(mean, std, bits)
-        if not self._stores_levels(bits):
+        if not self._nonuniform(bits):
             half = 0.5 * grid.step * ((1 << bits) - 1)
             return CodebookDesign(bits, _uniform_levels(bits, True), half, grid.zero + half, grid.dist)
+        if self.config.table is not None:
+            return design_codebooks(mean, std, bits, grid, self.config.iterations, self._fixed_levels(bits), learn=False)
         return design_codebooks(mean, std, bits, grid, self.config.iterations)

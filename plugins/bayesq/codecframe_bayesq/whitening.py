@@ -72,21 +72,28 @@ class KroneckerWhitening(Whitening):
         self.la = np.linalg.cholesky(np.asarray(a, np.float64))
         self.lg = np.linalg.cholesky(np.asarray(g, np.float64))
         self.t = float(temperature)
+        self._matrix = (self.lg.shape[0], self.la.shape[0])  # arrays are handled as rows × cols
 
     def whiten(self, w: np.ndarray) -> np.ndarray:
-        return self.lg.T @ (np.asarray(w, np.float64) - self.mean) @ self.la / np.sqrt(self.t)
+        d = (np.asarray(w, np.float64) - self.mean).reshape(self._matrix)
+        return (self.lg.T @ d @ self.la / np.sqrt(self.t)).reshape(self.mean.shape)
 
     def unwhiten(self, v: np.ndarray) -> np.ndarray:
         from scipy.linalg import solve_triangular
 
-        x = solve_triangular(self.lg.T, np.asarray(v, np.float64), lower=False)       # L_G^{-T} V
-        x = solve_triangular(self.la.T, x.T, lower=False).T                             # · L_A^{-1}
-        return self.mean + np.sqrt(self.t) * x
+        x = solve_triangular(self.lg.T, np.asarray(v, np.float64).reshape(self._matrix), lower=False)  # L_G^{-T} V
+        x = solve_triangular(self.la.T, x.T, lower=False).T                                               # · L_A^{-1}
+        return self.mean + np.sqrt(self.t) * x.reshape(self.mean.shape)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        z = rng.standard_normal((n, *self._matrix))
+        inv_lgt, inv_la = np.linalg.inv(self.lg.T), np.linalg.inv(self.la)
+        return self.mean + (np.sqrt(self.t) * (inv_lgt @ z @ inv_la)).reshape(n, *self.mean.shape)
 
     def marginal_std(self) -> np.ndarray:
         inv_a = np.linalg.inv(self.la @ self.la.T)
         inv_g = np.linalg.inv(self.lg @ self.lg.T)
-        return np.sqrt(self.t * np.outer(np.diag(inv_g), np.diag(inv_a)))
+        return np.sqrt(self.t * np.outer(np.diag(inv_g), np.diag(inv_a))).reshape(self.mean.shape)
 
 
 class LowRankWhitening(Whitening):
@@ -99,8 +106,15 @@ class LowRankWhitening(Whitening):
         self.e = np.asarray(eig, np.float64)
 
     def _apply(self, x: np.ndarray, power: float) -> np.ndarray:
-        """``(I + U diag(e) U^T)^power x`` for a flat ``x``."""
-        return x + self.u.T @ (((1.0 + self.e) ** power - 1.0) * (self.u @ x))
+        """``(I + U diag(e) U^T)^power x`` for flat ``x`` (or rows of ``x``)."""
+        coef = (1.0 + self.e) ** power - 1.0
+        if x.ndim == 1:
+            return x + self.u.T @ (coef * (self.u @ x))
+        return x + ((x @ self.u.T) * coef) @ self.u
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        z = self._apply(rng.standard_normal((n, self.sqrt_d.size)), -0.5) / self.sqrt_d
+        return self.mean + z.reshape(n, *self.mean.shape)
 
     def whiten(self, w: np.ndarray) -> np.ndarray:
         x = (np.asarray(w, np.float64) - self.mean).ravel() * self.sqrt_d
