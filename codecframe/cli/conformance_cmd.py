@@ -6,6 +6,7 @@ Also runnable on its own: ``python -m codecframe.cli.conformance_cmd run``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("generate", help="write catalogue cases the corpus lacks (never overwrites a vector)")
     p.add_argument("--corpus", type=Path, help=f"vector directory (default: {default_corpus()})")
     p.add_argument("--only", nargs="+", metavar="NAME", help="write only these cases (an existing name is an error)")
+    p.add_argument("--cases", metavar="MODULE:ATTR", help="a plugin's list of cases (default: the core catalogue)")
     p.set_defaults(func=cmd_generate)
 
     p = csub.add_parser("coverage", help="print the spec-section -> vectors table (Markdown)")
@@ -90,13 +92,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     root = args.corpus or default_corpus()
-    done = generate(Corpus(root), args.only)
+    done = generate(Corpus(root), args.only, cases=_load_cases(args.cases) if args.cases else None)
     for g in done:
         if g.status != "exists":
             print(f"{g.status:8s} {g.name}" + (f": {g.detail}" if g.detail else ""))
     written = sum(g.status == "written" for g in done)
     print(f"{written} new vector(s) written to {root}; {sum(g.status == 'exists' for g in done)} already present")
     return 0
+
+
+def _load_cases(spec: str) -> list:
+    module, _, attr = spec.partition(":")
+    try:
+        cases = getattr(importlib.import_module(module), attr or "CASES")
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"cannot load cases {spec!r}: {exc}") from None
+    return list(cases)
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """Conformance: the vector corpus, its generator, and a runner for any decoder (``docs/conformance.md``)."""
 
+from .cases import NegativeCase, PositiveCase
 from .corpus import Corpus, CorpusError, Vector, default_corpus
 from .decoding import DecodedSymbols, decode_with_symbols
 from .generate import generate
@@ -10,6 +11,8 @@ __all__ = [
     "CorpusError",
     "Vector",
     "default_corpus",
+    "PositiveCase",
+    "NegativeCase",
     "DecodedSymbols",
     "decode_with_symbols",
     "generate",

@@ -113,8 +113,8 @@ def _full_alphabet_groups() -> dict[str, Posterior]:
 
 
 COMMON = ("bitstream §2", "bitstream §3", "bitstream §4", "bitstream §5", "bitstream §7.1", "bitstream §7.2", "bitstream §7.3")
-RANGE = ("range-coder §3", "range-coder §4", "range-coder §5")
-RANS = ("range-coder §7", "range-coder §4", "range-coder §5")
+RANGE = ("range-coder §3", "range-coder §5", "range-coder §5.1")
+RANS = ("range-coder §4", "range-coder §5", "range-coder §5.1")
 
 
 def _positive_core() -> list[PositiveCase]:
@@ -207,6 +207,16 @@ def _flip(where: Callable[[bytes], int], bit: int = 0) -> Callable[[bytes], byte
     return lambda d: surgery.patch(d, where(d), bytes([d[where(d)] ^ (1 << bit)]))
 
 
+def _payload_edit(i: int, edit: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """Replace stream ``i``'s payload by ``edit(payload)``, with its length and CRC made valid again."""
+    def mutate(d: bytes) -> bytes:
+        length_at, start, length = surgery.layout(d).streams[i]
+        payload = edit(d[start : start + length])
+        out = d[:length_at] + struct.pack("<Q", len(payload)) + payload + d[start + length :]
+        return surgery.fix_checksums(out)
+    return mutate
+
+
 def _header_edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
     return lambda d: surgery.rewrite_header(d, edit)
 
@@ -228,8 +238,8 @@ FIXED_SECTIONS = ("bitstream §2",)
 
 def _negative_core() -> list[NegativeCase]:
     def neg(name: str, description: str, mutate: Callable[[bytes], bytes], error: str, sections: tuple[str, ...],
-            features: tuple[str, ...] = ()) -> NegativeCase:
-        return NegativeCase(f"neg-{name}", description, features or (name,), sections, BASE, mutate, error)
+            features: tuple[str, ...] = (), base: str = BASE) -> NegativeCase:
+        return NegativeCase(f"neg-{name}", description, features or (name,), sections, base, mutate, error)
 
     return [
         neg("empty-file", "a file of zero bytes", lambda d: b"", "FormatError", FIXED_SECTIONS),
@@ -284,6 +294,9 @@ def _negative_core() -> list[NegativeCase]:
         neg("group-shape-over-limit", "a group shape of 2^31 elements",
             _header_edit(_first_group(shape=[1 << 16, 1 << 15])), "LimitError", ("bitstream §4",),
             ("declared-size-too-large",)),
+        neg("count-shape-mismatch", "a group count one less than its shape implies",
+            _header_edit(lambda h: h["groups"][0].update(count=h["groups"][0]["count"] - 1)), "FormatError",
+            ("bitstream §4",)),
         neg("group-bad-dtype", "a group dtype that is not a container dtype ('complex64')",
             _header_edit(_first_group(dtype="complex64")), "FormatError", ("bitstream §4",)),
         neg("extra-size-mismatch", "an extra record declaring 6 elements for a 5-element stream",
@@ -300,6 +313,14 @@ def _negative_core() -> list[NegativeCase]:
             ("bitstream §5", "bitstream §6")),
         neg("unknown-config-key", "the quantizer config has an unknown option",
             _header_edit(lambda h: h["pipeline"]["quantizer"].update(deadzone=0.5)), "ConfigError", ("bitstream §5",)),
+        neg("range-stream-appended", "a zero byte appended to the first range-coded stream (length and CRC valid)",
+            _payload_edit(0, lambda p: p + b"\x00"), "DecodeError", ("range-coder §3.6",), ("entropy-stream", "range")),
+        neg("rans-stream-appended", "four zero bytes appended to the first rANS stream (length and CRC valid)",
+            _payload_edit(0, lambda p: p + b"\x00" * 4), "DecodeError", ("range-coder §4.4",),
+            ("entropy-stream", "rans"), base="core-uniform-rans-p16"),
+        neg("rans-stream-odd-length", "one byte cut from the first rANS stream (length and CRC valid)",
+            _payload_edit(0, lambda p: p[:-1]), "DecodeError", ("range-coder §4.4",), ("entropy-stream", "rans"),
+            base="core-uniform-rans-p16"),
     ]
 
 

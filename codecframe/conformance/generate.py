@@ -131,13 +131,20 @@ class Generated:
     detail: str = ""
 
 
-def generate(corpus: Corpus, only: Sequence[str] | None = None, registry: Registry | None = None) -> list[Generated]:
-    """Write every catalogue case (or those in ``only``) that the corpus lacks.
+def generate(
+    corpus: Corpus,
+    only: Sequence[str] | None = None,
+    registry: Registry | None = None,
+    cases: Sequence[PositiveCase | NegativeCase] | None = None,
+) -> list[Generated]:
+    """Write every case of ``cases`` (default: the core catalogue), or those in ``only``, that the corpus lacks.
 
     Names in ``only`` that already exist, or that the catalogue does not know, raise CorpusError.
+    Plugins pass their own ``cases`` and corpus directory.
     """
     reg = registry or default_registry
-    catalogue = {c.name: c for c in CASES}
+    cases = CASES if cases is None else list(cases)
+    catalogue = {c.name: c for c in cases}
     existing = set(corpus.names())
     if only:
         unknown = [n for n in only if n not in catalogue]
@@ -147,7 +154,7 @@ def generate(corpus: Corpus, only: Sequence[str] | None = None, registry: Regist
         if clash:
             raise CorpusError(f"vector(s) {', '.join(clash)} already exist; vectors are never regenerated")
     out = []
-    for case in CASES:
+    for case in cases:
         if only and case.name not in only:
             continue
         if case.name in existing:

@@ -44,7 +44,7 @@ def posteriors(
     cls: type[Posterior], shape: st.SearchStrategy[tuple[int, ...]] | None = None
 ) -> st.SearchStrategy[Posterior]:
     """Instances of the posterior class ``cls`` built by ``cls.example(rng, shape)``."""
-    return st.builds(lambda seed, s: cls.example(np.random.default_rng(seed), s), seeds, shape or shapes())
+    return st.builds(lambda seed, s: cls.example(np.random.default_rng(seed), s), seeds, shapes() if shape is None else shape)
 
 
 def configs(cls: type[Component]) -> st.SearchStrategy[dict[str, Any]]:

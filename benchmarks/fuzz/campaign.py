@@ -1,0 +1,166 @@
+"""Fuzz campaign over the container reader and every decoder; writes a JSON report.
+
+    nice -n 19 .venv/bin/python benchmarks/fuzz/campaign.py --runs container=1000000 core=300000 \\
+        --report benchmarks/fuzz/report.json
+
+Engines: ``atheris`` (coverage-guided libFuzzer; one subprocess per target, seeded with the
+conformance vectors) when it is installed, else ``mutate`` (a seeded in-process mutation loop over
+the same four input modes of :mod:`harness`). Per target the report gives the inputs executed,
+crashes (any exception that is not a CodecframeError, or a dead process), hangs (an input over
+``--hang-seconds``), the slowest input and the peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+
+from codecframe.conformance import Corpus, default_corpus  # noqa: E402
+from codecframe.io import atomic_write  # noqa: E402
+
+_STAT = re.compile(r"stat::(\w+):\s+(\d+)")
+
+
+def mutate_bytes(rng: np.random.Generator, data: bytes) -> bytes:
+    buf = bytearray(data)
+    for _ in range(int(rng.integers(1, 6))):
+        op, pos = int(rng.integers(0, 6)), int(rng.integers(0, max(len(buf), 1)))
+        if op == 0 and buf:
+            buf[pos % len(buf)] ^= 1 << int(rng.integers(0, 8))
+        elif op == 1 and buf:
+            buf[pos % len(buf)] = int(rng.integers(0, 256))
+        elif op == 2:
+            del buf[pos:]
+        elif op == 3:
+            buf[pos:pos] = rng.bytes(int(rng.integers(1, 9)))
+        elif op == 4 and buf:
+            end = min(len(buf), pos + 8)
+            buf[pos:end] = bytes([0xFF if rng.random() < 0.5 else 0]) * (end - pos)
+        elif buf:
+            del buf[pos : pos + int(rng.integers(1, 9))]
+    return bytes(buf)
+
+
+def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts: Path, vectors: Corpus) -> dict:
+    """The in-process engine: inputs in the four harness modes, generated from a seeded generator."""
+    files = harness.seeds_for(target, vectors)
+    seeds = harness.seed_inputs(files)
+    rng = np.random.default_rng(seed)
+    stats = {"engine": "mutate", "inputs": 0, "ok": 0, "rejected": 0, "crashes": 0, "hangs": 0, "slowest_s": 0.0}
+    t_start = time.perf_counter()
+    for i in range(runs):
+        mode = i % 4
+        if mode < 2:
+            data = bytes([mode]) + mutate_bytes(rng, files[int(rng.integers(0, len(files)))])
+        else:
+            data = bytes([mode]) + rng.bytes(int(rng.integers(1, 48)))
+        if i < len(seeds):
+            data = seeds[i]
+        t0 = time.perf_counter()
+        try:
+            stats[harness.check(target, data, files)] += 1
+        except Exception:  # noqa: BLE001 - a crash: record the input and keep going
+            stats["crashes"] += 1
+            artifacts.mkdir(parents=True, exist_ok=True)
+            (artifacts / f"crash-{target}-{i}.bin").write_bytes(data)
+            (artifacts / f"crash-{target}-{i}.txt").write_text(traceback.format_exc())
+        elapsed = time.perf_counter() - t0
+        stats["slowest_s"] = max(stats["slowest_s"], elapsed)
+        stats["hangs"] += elapsed > hang_seconds
+        stats["inputs"] += 1
+    stats["seconds"] = round(time.perf_counter() - t_start, 1)
+    stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    stats["slowest_s"] = round(stats["slowest_s"], 4)
+    return stats
+
+
+def run_atheris(target: str, runs: int, seed: int, hang_seconds: float, rss_mb: int, artifacts: Path,
+                vectors: Corpus) -> dict:
+    """The coverage-guided engine in a subprocess (libFuzzer stops at the first crash or timeout)."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"fuzz-{target}-") as corpus:
+        for i, data in enumerate(harness.seed_inputs(harness.seeds_for(target, vectors))):
+            Path(corpus, f"seed-{i:05d}").write_bytes(data)
+        argv = [sys.executable, str(HERE / "atheris_target.py"), str(vectors.root), target, f"-runs={runs}", f"-seed={seed + 1}",
+                f"-timeout={int(hang_seconds)}", f"-rss_limit_mb={rss_mb}", "-print_final_stats=1",
+                f"-artifact_prefix={artifacts}/{target}-", "-max_len=65536", corpus]
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+    stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
+    tail = proc.stderr[-4000:]
+    crashed = proc.returncode != 0
+    return {
+        "engine": "atheris",
+        "inputs": stats.get("number_of_executed_units", 0),
+        "crashes": int(crashed and "timeout" not in tail.lower()),
+        "hangs": int(crashed and "timeout" in tail.lower()),
+        "slowest_s": stats.get("slowest_unit_time_sec", 0),
+        "peak_rss_mb": stats.get("peak_rss_mb", 0),
+        "new_units_added": stats.get("new_units_added", 0),
+        "seconds": round(seconds, 1),
+        "returncode": proc.returncode,
+        "log_tail": tail if crashed else "",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", required=True, metavar="TARGET=N",
+                        help=f"inputs per target; targets: {', '.join(harness.TARGETS)}")
+    parser.add_argument("--engine", choices=["auto", "atheris", "mutate"], default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hang-seconds", type=float, default=10.0)
+    parser.add_argument("--rss-limit-mb", type=int, default=2048)
+    parser.add_argument("--artifacts", type=Path, default=Path(tempfile.gettempdir()) / "codecframe-fuzz-artifacts")
+    parser.add_argument("--vectors", type=Path, default=default_corpus(), help="conformance vectors that seed the targets")
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args()
+    engine = args.engine
+    if engine == "auto":
+        try:
+            import atheris  # noqa: F401
+            engine = "atheris"
+        except ImportError:
+            engine = "mutate"
+    vectors = Corpus(args.vectors)
+    report = {"engine": engine, "command": " ".join(sys.argv), "loadavg_start": os.getloadavg(), "targets": {}}
+    for item in args.runs:
+        target, _, n = item.partition("=")
+        if target not in harness.TARGETS or not n.isdigit():
+            parser.error(f"bad --runs entry {item!r}")
+        print(f"fuzzing {target}: {n} inputs with {engine}", file=sys.stderr, flush=True)
+        if engine == "atheris":
+            stats = run_atheris(target, int(n), args.seed, args.hang_seconds, args.rss_limit_mb, args.artifacts, vectors)
+        else:
+            stats = run_mutate(target, int(n), args.seed, args.hang_seconds, args.artifacts, vectors)
+        report["targets"][target] = stats
+        print(json.dumps({target: {k: v for k, v in stats.items() if k != "log_tail"}}), file=sys.stderr, flush=True)
+        atomic_write(args.report, (json.dumps(report, indent=1) + "\n").encode())
+    totals = report["targets"].values()
+    report["total_inputs"] = sum(t["inputs"] for t in totals)
+    report["total_crashes"] = sum(t["crashes"] for t in totals)
+    report["total_hangs"] = sum(t["hangs"] for t in totals)
+    report["loadavg_end"] = os.getloadavg()
+    atomic_write(args.report, (json.dumps(report, indent=1) + "\n").encode())
+    return 1 if report["total_crashes"] or report["total_hangs"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Malformed files found by the fuzz campaign must raise a CodecframeError, never another exception.
+
+Each test is a minimal reproducer of a crash the campaign found (``benchmarks/fuzz``). Those marked
+xfail(strict) are open defects outside this suite's code; remove the mark once they are fixed.
+"""
+
+import numpy as np
+import pytest
+
+from codecframe import decode
+from codecframe.builtins.gaussian import GaussianPosterior
+from codecframe.conformance import surgery
+from codecframe.errors import CodecframeError, FormatError
+from codecframe.pipeline import Pipeline
+
+DATA = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.5}}).encode(
+    {"c": GaussianPosterior(mean=np.full((5, 5), 1.0), std=np.ones((5, 5)))})
+
+
+def edited(**changes):
+    return surgery.rewrite_header(DATA, lambda h: h["groups"][0].update(changes))
+
+
+def test_count_that_does_not_match_the_shape():
+    """Found by the campaign (a ValueError from reshape); fixed in the core by Quantizer.symbol_count."""
+    with pytest.raises(FormatError, match="shape implies 25"):
+        decode(edited(count=24))
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="open: pipeline._dtype tests an unhashable header value for membership in DTYPE_CODES")
+@pytest.mark.parametrize("dtype", [[], {}, np.zeros(2, np.uint8)])
+def test_unhashable_group_dtype(dtype):
+    with pytest.raises(CodecframeError):
+        decode(edited(dtype=dtype))
+
+
+@pytest.mark.parametrize("changes", [{"shape": [5, -5]}, {"shape": "5x5"}, {"count": -1}, {"setting": []},
+                                     {"side": {"lo": "x", "counts": [1]}}, {"name": 7}])
+def test_other_malformed_group_records_are_rejected(changes):
+    with pytest.raises(CodecframeError):
+        decode(edited(**changes))

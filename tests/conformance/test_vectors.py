@@ -1,0 +1,35 @@
+"""Backward compatibility: every stored vector still decodes exactly as recorded (or is still rejected)."""
+
+import pytest
+
+from codecframe.conformance import Corpus, InProcessDecoder, default_corpus
+from codecframe.conformance.runner import check_vector
+
+CORPUS = Corpus(default_corpus())
+NAMES = CORPUS.names()
+REQUIRED_FEATURES = {
+    "positive": {"uniform", "range", "rans", "precision-12", "precision-16", "precision-24", "lagrangian",
+                 "empty-group", "extras", "meta", "minor-version", "optional-field"},
+    "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
+                 "trailing-garbage", "non-canonical-header"},
+}
+
+
+def test_corpus_is_intact():
+    assert NAMES, "no vectors stored"
+    assert CORPUS.verify() == {}
+
+
+def test_corpus_covers_the_required_features():
+    seen = {"positive": set(), "negative": set()}
+    for vector in CORPUS.vectors():
+        seen[vector.kind] |= set(vector.case["features"])
+    for kind, required in REQUIRED_FEATURES.items():
+        assert required <= seen[kind], f"{kind} vectors lack {sorted(required - seen[kind])}"
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("name", NAMES)
+def test_vector_decodes_as_recorded(name):
+    result = check_vector(CORPUS.vector(name), InProcessDecoder())
+    assert result.passed, f"{name}: expected {result.expected}, got {result.got}: {result.detail}"
