@@ -9,12 +9,9 @@ import numpy as np
 
 from ..probability import ParametricModel, ProbabilityModel
 from .base import KernelCoder
-from .range_kernels import decode_param, decode_table, encode_param, encode_table, flush_value
+from .range_kernels import decode_param, decode_table, encode_param, encode_table
 
 __all__ = ["RangeCoder"]
-
-_MASK64 = (1 << 64) - 1
-
 
 def _stream(words: np.ndarray, nwords: int, flush: int) -> bytes:
     """Body words big-endian, then the final code point's 8 bytes without trailing zeros."""
@@ -27,14 +24,10 @@ def _words(data: bytes) -> np.ndarray:
     return np.frombuffer(padded, ">u4").astype(np.uint32)
 
 
-def _ended_cleanly(data: bytes, words_read: int, point: int, rng: int) -> bool:
-    """Whether ``data`` ends exactly with the final code point the encoder would have written."""
-    body = 4 * (words_read - 2)
-    window = int.from_bytes(data[body : body + 8].ljust(8, b"\0"), "big")
-    low = (window - int(point)) & _MASK64
-    flush, _ = flush_value(np.uint64(low), np.uint64(rng))
-    tail = int(flush).to_bytes(8, "big").rstrip(b"\0")
-    return int(flush) == window and len(data) == body + len(tail)
+def _ended_cleanly(data: bytes, words_read: int, final: int, window_ok: bool) -> bool:
+    """§3.6: the last window holds the final point its encoder would have chosen, and nothing follows it."""
+    tail = int(final).to_bytes(8, "big").rstrip(b"\0")
+    return bool(window_ok) and len(data) == 4 * (words_read - 2) + len(tail)
 
 
 class RangeCoder(KernelCoder):
@@ -53,13 +46,13 @@ class RangeCoder(KernelCoder):
         return (b"" if err else _stream(words, n, flush)), err, pos
 
     def _decode_table(self, data, count, idx, single, model: ProbabilityModel, lut, bits):
-        out, err, pos, wi, point, rng = decode_table(
+        out, err, pos, wi, final, ok = decode_table(
             _words(data), count, idx, single, model.cdf, model.sizes, model.offsets, lut, bits, model.precision
         )
-        return out, err, pos, err == 0 and _ended_cleanly(data, wi, point, rng)
+        return out, err, pos, err == 0 and _ended_cleanly(data, wi, final, ok)
 
     def _decode_param(self, data, count, idx, identity, model: ParametricModel):
-        out, err, pos, wi, point, rng = decode_param(
+        out, err, pos, wi, final, ok = decode_param(
             _words(data), count, idx, identity, *model.kernel_args(), model.inverse()
         )
-        return out, err, pos, err == 0 and _ended_cleanly(data, wi, point, rng)
+        return out, err, pos, err == 0 and _ended_cleanly(data, wi, final, ok)

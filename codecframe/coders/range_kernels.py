@@ -17,7 +17,7 @@ from numba import njit
 
 from ..probability.kernels import INVERSE_BITS, SCALE_FLOOR, escape_bits, param_edge, param_find
 
-__all__ = ["encode_table", "decode_table", "encode_param", "decode_param", "flush_value"]
+__all__ = ["encode_table", "decode_table", "encode_param", "decode_param"]
 
 _U32 = np.uint64(32)
 _TOP = np.uint64(1 << 32)
@@ -87,6 +87,14 @@ def _finish(words, pos, low, rng):
     return v, ok
 
 
+@njit(cache=True)
+def _end(words: np.ndarray, wi: int, point: np.uint64, rng: np.uint64) -> tuple[np.uint64, bool]:
+    """§3.6: the final point implied by the last two words read, and whether they equal it."""
+    window = (_word(words, wi - 2) << _U32) | _word(words, wi - 1)
+    v, _ = flush_value(window - point, rng)
+    return v, v == window
+
+
 @njit(cache=True, inline="always")
 def _word(words: np.ndarray, wi: int) -> np.uint64:
     """Word ``wi`` of the stream; words past the end read as 0."""
@@ -133,7 +141,7 @@ def encode_table(symbols, indexes, single, cdf, sizes, offsets, precision):
 
 @njit(cache=True)
 def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, precision):
-    """Decode ``count`` symbols; returns ``(symbols, err, errpos, words_read, point, rng)``."""
+    """Decode ``count`` symbols; returns ``(symbols, err, errpos, words_read, final_point, final_point_ok)``."""
     out = np.empty(count, np.int32)
     nw = words.shape[0]
     point = (_word(words, 0) << _U32) | _word(words, 1)
@@ -148,11 +156,11 @@ def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, 
         if not single:
             m = np.int64(indexes[i])
             if m < 0 or m >= nmodels:
-                return out, 2, i, wi, point, rng
+                return out, 2, i, wi, _ZERO, False
         r = rng >> p
         slot = point // r
         if slot >= total:
-            return out, 3, i, wi, point, rng
+            return out, 3, i, wi, _ZERO, False
         b = np.int64(slot >> shift)
         k = np.int64(lut[m, b])
         hi = np.int64(lut[m, b + 1])
@@ -173,7 +181,8 @@ def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, 
             wi += 1
             rng = rng << _U32
         out[i] = np.int32(k + offsets[m])
-    return out, 0, count, wi, point, rng
+    v, ok = _end(words, wi, point, rng)
+    return out, 0, count, wi, v, ok
 
 
 # ---------------------------------------------------------------------------- parametric models
@@ -267,7 +276,7 @@ def _take_uniform(words, wi, point, rng, p, bits):
 
 @njit(cache=True)
 def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul, inverse):
-    """Decode ``count`` symbols with a parametric model; returns ``(symbols, err, errpos, words_read, point, rng)``."""
+    """Parametric counterpart of :func:`decode_table`."""
     out = np.empty(count, np.int32)
     point = (_word(words, 0) << _U32) | _word(words, 1)
     wi = 2
@@ -284,11 +293,11 @@ def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, p
         if not identity:
             m = np.int64(indexes[i])
             if m < 0 or m >= nparams:
-                return out, 2, i, wi, point, rng
+                return out, 2, i, wi, _ZERO, False
         r = rng >> p
         slot_u = point // r
         if slot_u >= np.uint64(total):
-            return out, 3, i, wi, point, rng
+            return out, 3, i, wi, _ZERO, False
         slot = np.int64(slot_u)
         mu = mean[m]
         sc = max(scale[m], SCALE_FLOOR)
@@ -312,7 +321,7 @@ def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, p
         if escape and (j == 0 or j == size - 1):
             nbits, wi, point, rng = _take_uniform(words, wi, point, rng, p, 6)
             if nbits > 31:
-                return out, 4, i, wi, point, rng
+                return out, 4, i, wi, _ZERO, False
             rest = np.int64(0)
             left = nbits
             while left > 0:
@@ -323,6 +332,7 @@ def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, p
             distance = (np.int64(1) << nbits) + rest - 1
             sym = lo - 1 - distance if j == 0 else hi + 1 + distance
             if sym < _INT32_MIN or sym > _INT32_MAX:
-                return out, 5, i, wi, point, rng
+                return out, 5, i, wi, _ZERO, False
         out[i] = np.int32(sym)
-    return out, 0, count, wi, point, rng
+    v, ok = _end(words, wi, point, rng)
+    return out, 0, count, wi, v, ok
