@@ -89,8 +89,9 @@ def run_cluster(args, config, n_workers: int, store: Path) -> dict:
         decoded = da.from_zarr(str(store)).map_blocks(digest, chunks=(1, 8), dtype=np.uint32).compute()
         decode_s = time.perf_counter() - start
         tasks = client.run(lambda dask_worker: dask_worker.state.executed_count)
+        arena = client.run(lambda: os.environ.get("MALLOC_ARENA_MAX"))  # recorded: it changes resident memory
     growth = {w: after[w]["peak"] - before[w]["rss"] for w in after}
-    return {"workers": n_workers, "encode_s": encode_s, "decode_s": decode_s, "decoded_digests": decoded.tolist(),
+    return {"workers": n_workers, "malloc_arena_max": sorted(set(arena.values()), key=str), "encode_s": encode_s, "decode_s": decode_s, "decoded_digests": decoded.tolist(),
             "peak_growth_bytes": growth, "baseline_rss_bytes": {w: before[w]["rss"] for w in before}, "tasks": tasks}
 
 
