@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..conformance import CommandDecoder, Corpus, InProcessDecoder, default_corpus, generate, run
-from ..conformance.coverage import coverage_table
+from ..conformance.coverage import coverage_table, replace_marked
 from ..conformance.decoding import decode_with_symbols
 from ..errors import CodecframeError, InputError
 from ..io import atomic_write, read_bytes
@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("coverage", help="print the spec-section -> vectors table (Markdown)")
     p.add_argument("--corpus", type=Path, help=f"vector directory (default: {default_corpus()})")
     p.add_argument("--spec", help="only sections of this spec (e.g. bitstream, range-coder, vbq)")
+    p.add_argument("--update", type=Path, metavar="FILE.md",
+                   help="write the table between <!-- coverage:start --> and <!-- coverage:end --> in FILE.md")
     p.set_defaults(func=cmd_coverage)
 
     p = csub.add_parser("decode-one", help="decode one file per the external-decoder protocol (reference adapter)")
@@ -111,7 +113,12 @@ def _load_cases(spec: str) -> list:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    print(coverage_table(_corpus(args.corpus), args.spec))
+    table = coverage_table(_corpus(args.corpus), args.spec)
+    if args.update:
+        atomic_write(args.update, replace_marked(args.update.read_text(), table).encode())
+        print(f"updated the coverage table in {args.update}")
+    else:
+        print(table)
     return 0
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
-from .corpus import Corpus
+from .corpus import Corpus, CorpusError
 
-__all__ = ["coverage", "coverage_table"]
+__all__ = ["coverage", "coverage_table", "replace_marked", "START", "END"]
 
+#: Markers around a generated coverage table in a Markdown file.
+START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
 _SECTION = re.compile(r"(?P<spec>[a-z0-9-]+) §(?P<num>[0-9.]+)")
 
 
@@ -37,3 +39,12 @@ def coverage_table(corpus: Corpus, spec: str | None = None) -> str:
         neg = ", ".join(f"`{n}`" for n in names["negative"]) or "—"
         lines.append(f"| {section} | {pos} | {neg} |")
     return "\n".join(lines)
+
+
+def replace_marked(text: str, table: str) -> str:
+    """``text`` with the lines between the coverage markers replaced by ``table``."""
+    head, sep, rest = text.partition(START)
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise CorpusError(f"no {START} ... {END} block to update")
+    return f"{head}{START}\n{table}\n{END}{tail}"

@@ -1,0 +1,22 @@
+"""The coverage table in docs/conformance.md is the one the stored corpus produces."""
+
+from pathlib import Path
+
+from codecframe.conformance import Corpus, default_corpus
+from codecframe.conformance.coverage import coverage, coverage_table, replace_marked
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
+
+
+def test_docs_coverage_table_is_current():
+    text = DOC.read_text()
+    assert replace_marked(text, coverage_table(Corpus(default_corpus()))) == text, (
+        "run: codecframe conformance coverage --update docs/conformance.md")
+
+
+def test_every_core_spec_section_with_rules_has_a_vector():
+    table = coverage(Corpus(default_corpus()))
+    for section in ("bitstream §2", "bitstream §3", "bitstream §4", "bitstream §5", "bitstream §6",
+                    "bitstream §7.2", "range-coder §3", "range-coder §4", "range-coder §5"):
+        assert any(s == section or s.startswith(section + ".") for s in table), section
+    assert all(table[s]["negative"] for s in ("bitstream §2", "bitstream §3", "bitstream §4", "bitstream §5"))
