@@ -22,7 +22,7 @@ from .prior import knot_points, quantile_knots
 from .search import GUIDE_BUCKETS, build_guide, search
 from .tables import MAX_COUNT_SUM, VBQTables
 
-__all__ = ["VBQQuantizer", "load_tables"]
+__all__ = ["VBQQuantizer", "load_tables", "use_tables"]
 
 #: Smallest posterior std accepted (the smallest normal float64), so that 1/σ stays finite.
 MIN_STD = float(np.finfo(np.float64).tiny)
@@ -35,6 +35,13 @@ def load_tables(ref: str) -> VBQTables:
     if ref not in _TABLES:
         _TABLES[ref] = VBQTables.from_bytes(load_asset(ref))
     return _TABLES[ref]
+
+
+def use_tables(tables: VBQTables) -> str:
+    """Make in-memory ``tables`` available to this process under their reference (returned)."""
+    ref = asset_ref(tables.to_bytes())
+    _TABLES[ref] = tables
+    return ref
 
 
 def _check_lambda(value: Any, where: str) -> float:
@@ -124,9 +131,7 @@ class VBQQuantizer(Quantizer):
             stds.append(s)
         tables = fit_tables(np.concatenate(means, axis=1), np.concatenate(stds, axis=1),
                             self.config.lambdas or DEFAULT_LAMBDAS, self.config.r_max)
-        ref = asset_ref(tables.to_bytes())
-        _TABLES[ref] = tables
-        self.config = dataclasses.replace(self.config, tables=ref)
+        self.config = dataclasses.replace(self.config, tables=use_tables(tables))
         self._tables = tables
 
     def save_tables(self, path: str) -> str:
@@ -218,6 +223,7 @@ class VBQQuantizer(Quantizer):
             side: dict[str, Any] = {"table": j}
         else:
             knots = np.stack([quantile_knots(mu[chan64 == c], self.config.knots) for c in range(channels)])
+            knots = knots.astype(np.float32)  # carried in the side info; float32 halves its size
             points = knot_points(knots, r)
             guide = build_guide(points, GUIDE_BUCKETS)
             lengths = raw
@@ -225,7 +231,8 @@ class VBQQuantizer(Quantizer):
                 search(mu, sd, chan64, points, guide, raw, lam, out)
                 lengths = length_overhead(self._level_counts(out, chan64, channels))
             search(mu, sd, chan64, points, guide, lengths, lam, out)
-            side = {"knots": knots, "levels": _fit_level_counts(self._level_counts(out, chan64, channels))}
+            counts = _fit_level_counts(self._level_counts(out, chan64, channels))
+            side = {"knots": knots, "levels": [[int(v) for v in row] for row in counts]}
         return Quantized(out, {"lambda": lam}, side, shape, dtype)
 
     def _level_counts(self, symbols: np.ndarray, chan: np.ndarray, channels: int) -> np.ndarray:
@@ -245,15 +252,18 @@ class VBQQuantizer(Quantizer):
         if not isinstance(side, Mapping) or set(side) != {"knots", "levels"}:
             raise FormatError(f"{self.describe()}: side info must hold exactly 'knots' and 'levels'")
         knots, counts = side["knots"], side["levels"]
-        if not (isinstance(knots, np.ndarray) and knots.dtype == np.float64 and knots.shape == (channels, self.config.knots + 1)):
-            raise FormatError(f"{self.describe()}: side 'knots' must be float64 {(channels, self.config.knots + 1)}")
+        if not (isinstance(knots, np.ndarray) and knots.dtype == np.float32 and knots.shape == (channels, self.config.knots + 1)):
+            raise FormatError(f"{self.describe()}: side 'knots' must be float32 {(channels, self.config.knots + 1)}")
         if not np.all(np.isfinite(knots)) or np.any(np.diff(knots, axis=1) < 0):
             raise FormatError(f"{self.describe()}: side 'knots' must be finite and non-decreasing")
-        if not (isinstance(counts, np.ndarray) and counts.dtype == np.uint32 and counts.shape == (channels, r + 1)):
-            raise FormatError(f"{self.describe()}: side 'levels' must be uint32 {(channels, r + 1)}")
-        if np.any(counts.astype(np.int64).sum(axis=1) << r > MAX_COUNT_SUM):
+        if not (isinstance(counts, list) and len(counts) == channels
+                and all(isinstance(row, list) and len(row) == r + 1 for row in counts)
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 32 for row in counts for v in row)):
+            raise FormatError(f"{self.describe()}: side 'levels' must be {channels} lists of {r + 1} counts in 0..2^32-1")
+        table = np.array(counts, np.int64).reshape(channels, r + 1)
+        if np.any(table.sum(axis=1) << r > MAX_COUNT_SUM):
             raise FormatError(f"{self.describe()}: side 'levels' sums exceed the count limit")
-        return knot_points(knots, r), counts
+        return knot_points(knots, r), table
 
     def symbol_model(self, q: Quantized, precision: int) -> tuple[ProbabilityModel, np.ndarray | None]:
         channels, chan = self._channels(tuple(q.shape))
@@ -262,7 +272,7 @@ class VBQQuantizer(Quantizer):
             return self.tables.model(state, precision), chan
         r = self.config.r_max
         lev = levels(r)
-        counts = state.astype(np.int64)[:, lev] << (r - lev)[None, :]  # the group's own level counts
+        counts = state[:, lev] << (r - lev)[None, :]  # the group's own level counts
         return ProbabilityModel.from_counts(counts, precision=precision), chan
 
     def dequantize(self, q: Quantized) -> np.ndarray:
@@ -283,9 +293,9 @@ class VBQQuantizer(Quantizer):
 
 
 def _fit_level_counts(counts: np.ndarray) -> np.ndarray:
-    """Level counts as uint32, halved until every row's model stays within the count limit."""
+    """Level counts halved until every row's model stays within the count limit and 32 bits."""
     counts = counts.astype(np.int64)
     r = counts.shape[1] - 1
     while np.any(counts.sum(axis=1) << r > MAX_COUNT_SUM) or np.any(counts > np.iinfo(np.uint32).max):
         counts >>= 1
-    return counts.astype(np.uint32)
+    return counts

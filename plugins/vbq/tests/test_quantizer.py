@@ -200,9 +200,12 @@ def test_malformed_tables_raise_asset_error(fitted, damage):
 def test_errors_are_codecframe_errors_for_hostile_side_info():
     q = VBQQuantizer()
     qz = q.quantize(_posterior(1, (2, 5)), {"lambda": 1.0})
-    for side in ({"knots": np.full((1, 17), np.nan), "levels": qz.side["levels"]},
+    for side in ({"knots": np.full((1, 17), np.nan, np.float32), "levels": qz.side["levels"]},
                  {"knots": qz.side["knots"][:, ::-1].copy(), "levels": qz.side["levels"]},
-                 {"knots": qz.side["knots"], "levels": np.full((1, 11), 2**32 - 1, np.uint32)}):
+                 {"knots": qz.side["knots"].astype(np.float64), "levels": qz.side["levels"]},
+                 {"knots": qz.side["knots"], "levels": [[2**32 - 1] * 11]},
+                 {"knots": qz.side["knots"], "levels": [[1] * 10]},
+                 {"knots": qz.side["knots"], "levels": [[1.5] * 11]}):
         with pytest.raises(CodecframeError):
             bad = qz.__class__(qz.symbols, qz.setting, side, qz.shape, qz.dtype)
             q.symbol_model(bad, 16)

@@ -48,6 +48,7 @@ def train(config: VAEConfig, steps: int, seed: int, batch: int = 8, crop: int = 
     images = data.load_split(data.TRAIN)
     model = ImageVAE(config)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    probe = torch.from_numpy(data.random_crops(data.load_split(data.VALIDATION), crop, 16, np.random.default_rng(12345)))
     start, t0 = time.process_time(), time.perf_counter()
     history = []
     step = 0
@@ -62,6 +63,10 @@ def train(config: VAEConfig, steps: int, seed: int, batch: int = 8, crop: int = 
         opt.step()
         if step % 100 == 0 or step == steps:
             row = {"step": step, "loss": float(loss.detach()), **parts, "cpu_s": time.process_time() - start}
+            if step % 500 == 0:
+                with torch.no_grad():
+                    mse = float(((model.decode(model.encode(probe)[0]).clamp(0, 1) - probe) ** 2).mean())
+                row["validation_crops_psnr"] = 10 * np.log10(1 / mse)
             history.append(row)
             log(json.dumps(row))
         if cpu_seconds is not None and time.process_time() - start > cpu_seconds:
@@ -83,10 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latent", type=int, default=VAEConfig.latent)
     ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
     ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
+    ap.add_argument("--init-log-std", type=float, default=VAEConfig.init_log_std)
+    ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
     ap.add_argument("--cpu-seconds", type=float, default=None, help="stop early after this much CPU time")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance)
+    config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, args.init_log_std,
+                       args.layers)
     model, stats = train(config, args.steps, args.seed, args.batch, args.crop, args.lr, args.cpu_seconds,
                          log=lambda s: print(s, flush=True))
     model.eval()

@@ -20,12 +20,16 @@ DOWNSAMPLING = 16
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig:
-    """Architecture: ``hidden`` filters, ``latent`` channels, ``nonlinearity`` "gdn" or "relu"."""
+    """Architecture: ``layers`` 3 (9×9/4, 5×5/2, 5×5/2) or 4 (5×5/2 four times) convolutions with
+    ``hidden`` filters, ``latent`` channels, ``nonlinearity`` "gdn" or "relu";
+    ``init_log_std``: initial bias of log σ (a small initial σ lets the decoder learn from the start)."""
 
     hidden: int = 64
     latent: int = 32
     nonlinearity: str = "gdn"
     likelihood_variance: float = 0.001
+    init_log_std: float = 0.0
+    layers: int = 4
 
 
 class GDN(nn.Module):
@@ -63,18 +67,23 @@ class ImageVAE(nn.Module):
         super().__init__()
         self.config = config
         h, c, kind = config.hidden, config.latent, config.nonlinearity
-        self.encoder = nn.Sequential(
-            nn.Conv2d(3, h, 5, 2, 2), _act(kind, h, False),
-            nn.Conv2d(h, h, 5, 2, 2), _act(kind, h, False),
-            nn.Conv2d(h, h, 5, 2, 2), _act(kind, h, False),
-            nn.Conv2d(h, 2 * c, 5, 2, 2),
-        )
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(c, h, 5, 2, 2, 1), _act(kind, h, True),
-            nn.ConvTranspose2d(h, h, 5, 2, 2, 1), _act(kind, h, True),
-            nn.ConvTranspose2d(h, h, 5, 2, 2, 1), _act(kind, h, True),
-            nn.ConvTranspose2d(h, 3, 5, 2, 2, 1),
-        )
+        if config.layers == 3:  # Ballé et al. 2017 / the VBQ paper: 9×9 stride 4, then two 5×5 stride 2
+            enc, dec = [(3, h, 9, 4), (h, h, 5, 2), (h, 2 * c, 5, 2)], [(c, h, 5, 2), (h, h, 5, 2), (h, 3, 9, 4)]
+        elif config.layers == 4:  # four 5×5 stride-2 layers
+            enc = [(3, h, 5, 2), (h, h, 5, 2), (h, h, 5, 2), (h, 2 * c, 5, 2)]
+            dec = [(c, h, 5, 2), (h, h, 5, 2), (h, h, 5, 2), (h, 3, 5, 2)]
+        else:
+            raise ValueError(f"layers must be 3 or 4, got {config.layers}")
+        encoder: list[nn.Module] = []
+        for i, (cin, cout, k, s) in enumerate(enc):
+            encoder += [nn.Conv2d(cin, cout, k, s, k // 2)] + ([_act(kind, cout, False)] if i < len(enc) - 1 else [])
+        decoder: list[nn.Module] = []
+        for i, (cin, cout, k, s) in enumerate(dec):
+            decoder += [nn.ConvTranspose2d(cin, cout, k, s, k // 2, s - 1)] + ([_act(kind, cout, True)] if i < len(dec) - 1 else [])
+        self.encoder = nn.Sequential(*encoder)
+        self.decoder = nn.Sequential(*decoder)
+        with torch.no_grad():
+            self.encoder[-1].bias[c:] = 2.0 * config.init_log_std  # the log-variance half
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and standard deviation, each (N, C, H/16, W/16)."""

@@ -1,0 +1,46 @@
+"""The image codec's R–D evaluation on the held-out images, every method in one run.
+
+Writes the raw points and summary (JSON), the tables (Markdown) and the plot (PNG).
+
+    python benchmarks/vbq/rd.py --out benchmarks/vbq/rd.json --plot docs/vbq-rd.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from codecframe_vbq.image.codec import ImageCodec
+from codecframe_vbq.image.evaluate import evaluate
+from codecframe_vbq.image.report import markdown, plot, summarize
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/vbq/rd.json"))
+    ap.add_argument("--plot", type=Path, default=Path("docs/vbq-rd.png"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    load_before = open("/proc/loadavg").read().split()[:3]
+    t0 = time.perf_counter()
+    result = evaluate(ImageCodec(), log=lambda s: print(s, file=sys.stderr, flush=True))
+    summary = summarize(result)
+    result.update(summary=summary, loadavg_before=load_before, loadavg_after=open("/proc/loadavg").read().split()[:3],
+                  wall_s=time.perf_counter() - t0, torch_threads=args.threads, machine=platform.machine(),
+                  command="python benchmarks/vbq/rd.py " + " ".join(sys.argv[1:]))
+    args.out.write_text(json.dumps(result, indent=1))
+    args.out.with_suffix(".md").write_text(markdown(result, summary))
+    plot(result, args.plot)
+    print(markdown(result, summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

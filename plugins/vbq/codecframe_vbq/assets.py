@@ -1,0 +1,14 @@
+"""The plugin's asset files (entry point ``codecframe.assets``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["ASSET_DIR", "asset_paths"]
+
+ASSET_DIR = Path(__file__).parent / "assets"
+
+
+def asset_paths() -> list[Path]:
+    """Every shipped asset: the image VAE weights and its VBQ tables."""
+    return sorted(ASSET_DIR.glob("*.safetensors"))

@@ -1,0 +1,1 @@
+"""The VBQ image codec: one VAE for every rate (``docs/vbq.md``)."""

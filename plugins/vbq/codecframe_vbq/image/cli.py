@@ -1,0 +1,95 @@
+"""``codecframe image``: compress, decompress and R–D evaluation with the shipped VBQ image codec."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from codecframe.errors import InputError
+from codecframe.io import atomic_write, read_bytes
+
+__all__ = ["register", "DEFAULT_LAMBDA"]
+
+#: λ used when neither --lambda nor --bpp is given.
+DEFAULT_LAMBDA = 1.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``image compress|decompress|rd`` to the codecframe CLI."""
+    image = subparsers.add_parser("image", help="variable-rate image codec (VBQ on one VAE; codecframe-vbq)",
+                                  description="Variable-rate image compression with VBQ on one VAE (codecframe-vbq).")
+    sub = image.add_subparsers(dest="image_command", metavar="ACTION")
+    image.set_defaults(func=lambda args: (image.print_help(sys.stderr), 2)[1])
+
+    c = sub.add_parser("compress", help="image file -> .cfr container")
+    c.add_argument("input", type=Path, help="an 8-bit image Pillow can read (PNG, JPEG, ...)")
+    c.add_argument("-o", "--output", type=Path, required=True)
+    rate = c.add_mutually_exclusive_group()
+    rate.add_argument("--lambda", dest="lam", type=float, help=f"rate-distortion trade-off λ > 0 (default {DEFAULT_LAMBDA}); larger is smaller")
+    rate.add_argument("--bpp", type=float, help="largest file size in bits per pixel (header included); λ by bisection")
+    c.set_defaults(func=_compress)
+
+    d = sub.add_parser("decompress", help=".cfr container -> PNG")
+    d.add_argument("input", type=Path)
+    d.add_argument("-o", "--output", type=Path, required=True)
+    d.set_defaults(func=_decompress)
+
+    r = sub.add_parser("rd", help="R-D evaluation on the held-out images: JSON, Markdown and a PNG plot")
+    r.add_argument("--out-dir", type=Path, default=Path("vbq-rd"))
+    r.add_argument("--images", nargs="+", default=None, help="held-out images (default: all test images)")
+    r.add_argument("--methods", nargs="+", default=None,
+                   help="subset of vbq vbq-mean-sigma uniform-range uniform-step kmeans jpeg (default: all)")
+    r.set_defaults(func=_rd)
+
+
+def _compress(args: argparse.Namespace) -> int:
+    from .codec import ImageCodec
+    from .files import read_image
+
+    t0 = time.perf_counter()
+    image, notes = read_image(args.input)
+    for note in notes:
+        print(f"codecframe image: {note}", file=sys.stderr)
+    codec = ImageCodec()
+    if args.bpp is not None:
+        encoded = codec.encode_bpp(image, args.bpp)
+    else:
+        encoded = codec.encode(image, DEFAULT_LAMBDA if args.lam is None else args.lam)
+    atomic_write(args.output, encoded.data)
+    print(f"{args.output}: {len(encoded.data)} bytes, {encoded.bpp:.4f} bpp, λ = {encoded.lam:.6g}, "
+          f"{image.shape[1]}x{image.shape[0]}, {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _decompress(args: argparse.Namespace) -> int:
+    from .codec import ImageCodec
+    from .files import write_png
+
+    t0 = time.perf_counter()
+    image, _ = ImageCodec.decode(read_bytes(args.input))
+    write_png(args.output, image)
+    print(f"{args.output}: {image.shape[1]}x{image.shape[0]}, {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _rd(args: argparse.Namespace) -> int:
+    from . import data
+    from .codec import ImageCodec
+    from .evaluate import evaluate
+    from .report import markdown, plot, summarize
+
+    images = tuple(args.images or data.TEST)
+    unknown = [n for n in images if n not in data.TEST]
+    if unknown:
+        raise InputError(f"not held-out test images: {', '.join(unknown)} (choose from {', '.join(data.TEST)})")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    result = evaluate(ImageCodec(), images, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True))
+    summary = summarize(result)
+    atomic_write(args.out_dir / "rd.json", json.dumps({**result, "summary": summary}, indent=1).encode())
+    atomic_write(args.out_dir / "rd.md", markdown(result, summary).encode())
+    plot(result, args.out_dir / "rd.png")
+    print(f"wrote {args.out_dir}/rd.json, rd.md, rd.png", file=sys.stderr)
+    return 0

@@ -1,0 +1,155 @@
+"""The variable-rate image codec: VAE posterior → VBQ at λ → container, and back.
+
+The container is an ordinary codecframe container (group ``"latent"``, shape (C, ⌈H/16⌉, ⌈W/16⌉))
+whose meta entry ``"vbq_image"`` holds the image size and the sha256 of the VAE weights; the VBQ
+tables are referenced by the quantizer config. ``codecframe.decode`` alone recovers the latents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from codecframe import Pipeline, decode as decode_container
+from codecframe.assets import load_asset, parse_ref
+from codecframe.builtins.gaussian import GaussianPosterior
+from codecframe.errors import CodecframeError, FormatError, InputError
+
+from ..quantizer import VBQQuantizer, _check_lambda
+from .shipped import TABLES_REF, VAE_REF
+from .vae import DOWNSAMPLING, ImageVAE
+from .weights import load_vae
+
+__all__ = ["META_KEY", "ImageCodec", "Encoded", "load_model"]
+
+META_KEY = "vbq_image"
+GROUP = "latent"
+#: log2 λ range searched when a target bitrate is given.
+LOG2_LAMBDA_RANGE = (-12.0, 16.0)
+_MODELS: dict[str, tuple[ImageVAE, dict]] = {}
+
+
+def load_model(ref: str) -> tuple[ImageVAE, dict]:
+    """The VAE with weights ``ref`` (a registered asset), loaded once per process."""
+    if ref not in _MODELS:
+        _MODELS[ref] = load_vae(load_asset(ref))
+    return _MODELS[ref]
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """A compressed image: container bytes, the λ used and the size in bits per pixel."""
+
+    data: bytes
+    lam: float
+    bpp: float
+
+
+class ImageCodec:
+    """Compress uint8 RGB images of any size with one VAE at any rate (λ or a target bpp)."""
+
+    def __init__(self, vae: str = VAE_REF, tables: str = TABLES_REF, precision: int = 24,
+                 entropy_coder: str = "range", quantizer_options: dict[str, Any] | None = None) -> None:
+        parse_ref(vae)
+        self.vae_ref = vae
+        self.quantizer = VBQQuantizer(tables=tables, channel_axis=0, **(quantizer_options or {}))
+        self.coder_config = {"id": entropy_coder, "precision": precision}
+
+    @cached_property
+    def model(self) -> ImageVAE:
+        return load_model(self.vae_ref)[0]
+
+    # ------------------------------------------------------------------ encoder
+    def posterior(self, image: np.ndarray) -> GaussianPosterior:
+        """The VAE posterior of ``image`` (uint8 (H, W, 3)), edge-padded to multiples of 16."""
+        import torch
+
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+            raise InputError(f"the codec needs a non-empty uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
+        h, w = image.shape[:2]
+        ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
+        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")
+        x = torch.from_numpy(padded.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        with torch.no_grad():
+            mean, std = self.model.encode(x)
+        return GaussianPosterior(mean=mean[0].numpy(), std=std[0].numpy())
+
+    def pipeline(self, lam: float) -> Pipeline:
+        return Pipeline(quantizer=self.quantizer, allocator={"id": "fixed", "setting": {"lambda": float(lam)}},
+                        entropy_coder=self.coder_config)
+
+    def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float) -> bytes:
+        meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref}}
+        return self.pipeline(_check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
+
+    def encode(self, image: np.ndarray, lam: float) -> Encoded:
+        """Compress at λ (larger λ: fewer bits)."""
+        _check_lambda(lam, "--lambda")
+        data = self.encode_posterior(self.posterior(image), image.shape[:2], lam)
+        return Encoded(data, float(lam), 8 * len(data) / (image.shape[0] * image.shape[1]))
+
+    def encode_bpp(self, image: np.ndarray, bpp: float, iterations: int = 30) -> Encoded:
+        """The best quality whose file (header included) is at most ``bpp`` bits per pixel.
+
+        Bisection on log2 λ over :data:`LOG2_LAMBDA_RANGE`; InputError if even the largest λ
+        gives a bigger file.
+        """
+        if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not math.isfinite(bpp) or bpp <= 0:
+            raise InputError(f"--bpp must be a finite number > 0, got {bpp!r}")
+        post = self.posterior(image)
+        pixels = image.shape[0] * image.shape[1]
+        budget = bpp * pixels / 8
+
+        def attempt(log2_lam: float) -> Encoded:
+            data = self.encode_posterior(post, image.shape[:2], 2.0**log2_lam)
+            return Encoded(data, 2.0**log2_lam, 8 * len(data) / pixels)
+
+        lo, hi = LOG2_LAMBDA_RANGE
+        best = attempt(hi)
+        if len(best.data) > budget:
+            raise InputError(f"--bpp {bpp} is unreachable for this {image.shape[1]}x{image.shape[0]} image: "
+                             f"the smallest file is {best.bpp:.4f} bpp ({len(best.data)} bytes, header included)")
+        first = attempt(lo)
+        if len(first.data) <= budget:
+            return first
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            trial = attempt(mid)
+            if len(trial.data) <= budget:
+                best, hi = trial, mid
+            else:
+                lo = mid
+        return best
+
+    # ------------------------------------------------------------------ decoder
+    @staticmethod
+    def decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]]:
+        """uint8 RGB image and the container header from ``data`` (any codec instance's output)."""
+        import torch
+
+        decoded = decode_container(data)
+        info = decoded.meta.get(META_KEY)
+        if not isinstance(info, dict) or set(info) != {"height", "width", "vae"}:
+            raise FormatError(f"not a VBQ image container: meta entry {META_KEY!r} with height, width, vae is missing")
+        h, w, ref = info["height"], info["width"], info["vae"]
+        latent = decoded.arrays.get(GROUP)
+        if latent is None or latent.ndim != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in (h, w)):
+            raise FormatError("VBQ image container: no 3-D 'latent' group or a non-integer image size")
+        if latent.shape[1:] != (-(-h // DOWNSAMPLING), -(-w // DOWNSAMPLING)) or h < 1 or w < 1:
+            raise FormatError(f"VBQ image container: latent shape {latent.shape} does not fit a {w}x{h} image")
+        try:
+            parse_ref(ref)
+        except CodecframeError:
+            raise FormatError(f"VBQ image container: malformed VAE reference {ref!r}") from None
+        model = load_model(ref)[0]
+        if latent.shape[0] != model.config.latent:
+            raise FormatError(f"VBQ image container: {latent.shape[0]} latent channels, the VAE has {model.config.latent}")
+        with torch.no_grad():
+            x = model.decode(torch.from_numpy(np.ascontiguousarray(latent, np.float32))[None])[0].numpy()
+        image = np.clip(np.rint(x.transpose(1, 2, 0)[:h, :w] * 255.0), 0, 255).astype(np.uint8)
+        return image, decoded.header

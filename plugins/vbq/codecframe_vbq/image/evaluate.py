@@ -1,0 +1,194 @@
+"""The R–D evaluation of the image codec on held-out images, every method in one run.
+
+Methods (all on the same VAE's latents, except JPEG): VBQ over a λ sweep; VBQ with σ replaced by
+its per-channel training mean (tables refitted the same way); per-channel uniform range with L
+levels; one global step Δ; per-channel k-means; JPEG (Pillow, qualities 1-95). Every point is a
+real file: ``bpp`` counts all its bytes (header included); ``bpp_ideal`` replaces the entropy-coded
+payload by the ideal code length under the integer model actually coded, ``bpp_ideal_float`` by
+that under the fitted float model (counts / sum), both plus the same header bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from codecframe import Pipeline, container
+from codecframe.assets import asset_ref
+from codecframe.builtins.gaussian import GaussianPosterior
+
+from .. import baselines as bl
+from ..fit import fit_tables
+from ..quantizer import use_tables
+from . import data
+from .codec import GROUP, META_KEY, ImageCodec
+from .metrics import ms_ssim, psnr
+
+__all__ = ["Point", "training_latents", "evaluate", "DEFAULT_SWEEPS"]
+
+DEFAULT_SWEEPS = {
+    "vbq": tuple(2.0 ** (k / 2) for k in range(-10, 17)),
+    "uniform-range": (2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64),
+    "uniform-step": tuple(2.0 ** (k / 2) for k in range(-8, 5)),
+    "kmeans": (2, 3, 4, 6, 8, 12, 16, 32),
+    "jpeg": (1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One compressed file of one image by one method at one setting."""
+
+    method: str
+    image: str
+    setting: float
+    bytes: int
+    bpp: float
+    bpp_ideal: float | None
+    bpp_ideal_float: float | None
+    psnr: float
+    ms_ssim: float | None
+
+
+def training_latents(codec: ImageCodec, offsets: Sequence[int] = (0, 8)) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and stds (C, N) of the training images, cropped to multiples of 16 at each
+    (dy, dx) offset pair from ``offsets`` and also mirrored left-right."""
+    means, stds = [], []
+    for img in data.load_split(data.TRAIN):
+        for dy in offsets:
+            for dx in offsets:
+                for flip in (False, True):
+                    part = img[dy:, dx:][:, ::-1] if flip else img[dy:, dx:]
+                    h, w = part.shape[0] // 16 * 16, part.shape[1] // 16 * 16
+                    post = codec.posterior(np.ascontiguousarray(part[:h, :w]))
+                    c = post.mean.shape[0]
+                    means.append(post.mean.reshape(c, -1))
+                    stds.append(post.std.reshape(c, -1))
+    return np.concatenate(means, axis=1).astype(np.float64), np.concatenate(stds, axis=1).astype(np.float64)
+
+
+def _metrics(reference: np.ndarray, image: np.ndarray) -> tuple[float, float | None]:
+    return psnr(reference, image), ms_ssim(reference, image)
+
+
+def _file_point(method: str, name: str, setting: float, image: np.ndarray, data_bytes: bytes,
+                rec: np.ndarray, ideal_bits: float | None, float_bits: float | None) -> Point:
+    pixels = image.shape[0] * image.shape[1]
+    header = len(data_bytes) - sum(container.read(data_bytes).stream_sizes)
+    p, m = _metrics(image, rec)
+    return Point(method, name, float(setting), len(data_bytes), 8 * len(data_bytes) / pixels,
+                 None if ideal_bits is None else (8 * header + ideal_bits) / pixels,
+                 None if float_bits is None else (8 * header + float_bits) / pixels, p, m)
+
+
+def _vbq_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, post: GaussianPosterior,
+                lambdas: Sequence[float]) -> list[Point]:
+    q, tables, out = codec.quantizer, codec.quantizer.tables, []
+    for lam in lambdas:
+        data_bytes = codec.encode_posterior(post, image.shape[:2], lam)
+        rec, _ = codec.decode(data_bytes)
+        qz = q.quantize(post, {"lambda": lam})
+        model, idx = q.symbol_model(qz, codec.coder_config["precision"])
+        counts = tables.counts(qz.side["table"]).astype(np.float64)
+        chan = np.repeat(np.arange(counts.shape[0]), qz.symbols.size // counts.shape[0])
+        float_bits = -np.log2(counts[chan, qz.symbols] / counts.sum(axis=1)[chan]).sum()
+        out.append(_file_point(method, name, lam, image, data_bytes, rec, model.information(qz.symbols, idx), float_bits))
+    return out
+
+
+def _codebook_quantizers(method: str, make: Callable[[float], bl.Codebooks], settings: Sequence[float],
+                         train: np.ndarray) -> list[tuple[float, bl.CodebookQuantizer]]:
+    """One fitted baseline quantizer per setting (codebooks and counts from the training latents)."""
+    out = []
+    for setting in settings:
+        books = make(setting)
+        counts = bl.fit_counts(train, books)
+        ref = asset_ref(books.values.tobytes() + counts.tobytes())
+        out.append((setting, bl.CodebookQuantizer(books, counts, f"{method} {setting:g}", ref)))
+    return out
+
+
+def _codebook_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, post: GaussianPosterior,
+                     quantizers: list[tuple[float, bl.CodebookQuantizer]]) -> list[Point]:
+    import torch
+
+    out = []
+    meta = {META_KEY: {"height": image.shape[0], "width": image.shape[1], "vae": codec.vae_ref}}
+    for setting, q in quantizers:
+        pipe = Pipeline(quantizer=q, allocator={"id": "fixed", "setting": {}}, entropy_coder=codec.coder_config)
+        data_bytes = pipe.encode({GROUP: post}, meta=meta)
+        latent = pipe.decode(data_bytes).arrays[GROUP]
+        with torch.no_grad():
+            x = codec.model.decode(torch.from_numpy(latent)[None])[0].numpy()
+        rec = np.clip(np.rint(x.transpose(1, 2, 0)[: image.shape[0], : image.shape[1]] * 255), 0, 255).astype(np.uint8)
+        qz = q.quantize(post, {})
+        model, idx = q.symbol_model(qz, codec.coder_config["precision"])
+        out.append(_file_point(method, name, setting, image, data_bytes, rec, model.information(qz.symbols, idx),
+                               q.float_information(qz.symbols, qz.shape)))
+    return out
+
+
+def _jpeg_points(name: str, image: np.ndarray, qualities: Sequence[int]) -> list[Point]:
+    from PIL import Image
+
+    out = []
+    for quality in qualities:
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+        rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        p, m = _metrics(image, rec)
+        out.append(Point("jpeg", name, float(quality), len(buf.getvalue()),
+                         8 * len(buf.getvalue()) / (image.shape[0] * image.shape[1]), None, None, p, m))
+    return out
+
+
+def evaluate(codec: ImageCodec, images: Sequence[str] = data.TEST, sweeps: dict | None = None,
+             methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
+    """All points of every method on the held-out ``images``, plus timings; see the module docstring."""
+    sweeps = {**DEFAULT_SWEEPS, **(sweeps or {})}
+    methods = list(methods or ("vbq", "vbq-mean-sigma", "uniform-range", "uniform-step", "kmeans", "jpeg"))
+    t0 = time.perf_counter()
+    needs_train = any(m != "vbq" and m != "jpeg" for m in methods)
+    train_mu, train_sd = training_latents(codec) if needs_train else (None, None)
+    log(f"training latents in {time.perf_counter() - t0:.1f} s")
+    ablation = None
+    if "vbq-mean-sigma" in methods:
+        sigma_c = train_sd.mean(axis=1)
+        tables = fit_tables(train_mu, np.repeat(sigma_c[:, None], train_mu.shape[1], axis=1),
+                            codec.quantizer.tables.lambdas, codec.quantizer.config.r_max,
+                            codec.quantizer.tables.backoff_shift, {"ablation": "sigma = per-channel training mean"})
+        ablation = (ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"],
+                               codec.coder_config["id"]), sigma_c)
+    makers = {
+        "uniform-range": lambda L: bl.uniform_range_codebooks(train_mu, int(L)),
+        "uniform-step": lambda d: bl.uniform_step_codebooks(train_mu, d),
+        "kmeans": lambda L: bl.kmeans_codebooks(train_mu, int(L)),
+    }
+    fitted = {m: _codebook_quantizers(m, makers[m], sweeps[m], train_mu) for m in methods if m in makers}
+    log(f"baselines fitted at {time.perf_counter() - t0:.1f} s")
+    points: list[Point] = []
+    for name in images:
+        image = data.load(name)
+        post = codec.posterior(image)
+        for method in methods:
+            t1 = time.perf_counter()
+            if method == "vbq":
+                points += _vbq_points("vbq", codec, name, image, post, sweeps["vbq"])
+            elif method == "vbq-mean-sigma":
+                acodec, sigma_c = ablation
+                const = np.broadcast_to(sigma_c[:, None, None], post.std.shape).astype(np.float32)
+                points += _vbq_points(method, acodec, name, image, GaussianPosterior(mean=post.mean, std=const),
+                                      sweeps["vbq"])
+            elif method in fitted:
+                points += _codebook_points(method, codec, name, image, post, fitted[method])
+            elif method == "jpeg":
+                points += _jpeg_points(name, image, sweeps["jpeg"])
+            else:
+                raise ValueError(f"unknown method {method!r}")
+            log(f"{name} {method} in {time.perf_counter() - t1:.1f} s")
+    return {"images": {n: list(data.load(n).shape[:2]) for n in images}, "methods": methods,
+            "points": [dataclasses.asdict(p) for p in points], "seconds": time.perf_counter() - t0}
