@@ -338,7 +338,6 @@ def _check_quantize(q: Quantizer, post: Posterior, setting: dict[str, Any]) -> Q
     sym = qz.symbols
     _require(isinstance(sym, np.ndarray) and sym.dtype == np.int32 and sym.ndim == 1, q,
              "symbols must be a 1-D int32 array", f"got {getattr(sym, 'dtype', type(sym))} {getattr(sym, 'shape', '')}")
-    _require(tuple(qz.shape) == post.shape, q, "Quantized.shape must be the posterior's shape", f"{qz.shape} vs {post.shape}")
     _require(qz.dtype in DTYPE_CODES, q, "Quantized.dtype must be a container dtype name", repr(qz.dtype))
     try:
         check_json(dict(qz.setting), "setting")

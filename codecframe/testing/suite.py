@@ -21,12 +21,26 @@ from typing import Any
 import numpy as np
 
 from ..abc import KINDS, Allocator, EntropyCoder, Posterior, Quantizer
-from ..errors import CodecframeError, IncompatibleError
+from ..errors import IncompatibleError, InputError, RegistryError
 from ..pipeline import Pipeline, decode
 from ..registry import Registry, registry as default_registry
 from .contracts import KIND_CHECKS, ContractViolation
 
-__all__ = ["Target", "Combination", "components", "check", "combinations", "check_combination", "expected_incompatibility"]
+__all__ = [
+    "Target",
+    "Combination",
+    "components",
+    "check",
+    "combinations",
+    "check_combination",
+    "expected_incompatibility",
+    "triples",
+    "feasible_allocator",
+    "GROUP_SHAPES",
+]
+
+#: Shapes of the two example groups a combination encodes.
+GROUP_SHAPES: tuple[tuple[int, ...], ...] = ((32, 16), (8,))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,12 +140,15 @@ def expected_incompatibility(posterior: type[Posterior], quantizer: type[Quantiz
 
 
 def check_combination(combo: Combination, registry: Registry | None = None, seed: int = 0) -> str:
-    """Build the pipeline of ``combo`` and check it end to end; returns ``"ok"`` or ``"incompatible: …"``.
+    """Build the pipeline of ``combo`` and check it end to end.
 
-    Incompatible classes must raise IncompatibleError when the pipeline is built. Compatible ones
-    must encode two example groups with at least one of the allocator's example configs (others
-    may raise a CodecframeError, e.g. an unreachable target) and ``codecframe.decode`` must return
-    exactly the quantizer's own reconstruction for the setting recorded in the header.
+    Returns ``"ok"``, ``"incompatible: …"`` or ``"infeasible: …"``. Incompatible classes must
+    raise IncompatibleError when the pipeline is built. A compatible pipeline encodes two example
+    groups with each of the allocator's example configs until one succeeds, and
+    ``codecframe.decode`` must then return exactly the quantizer's own reconstruction for the
+    setting recorded in the header. If every example config is refused with an InputError (a
+    budget the quantizer cannot meet on these groups) the outcome is "infeasible"; any other
+    exception is a violation. :func:`feasible_allocator` asks that some allocator works.
     """
     reg = registry or default_registry
     pcls = reg.get("posterior", combo.posterior)
@@ -148,19 +165,48 @@ def check_combination(combo: Combination, registry: Registry | None = None, seed
         except IncompatibleError:
             return f"incompatible: {reason}"
         raise ContractViolation(f"{combo}: {reason}, but building the pipeline did not raise IncompatibleError")
-    quantizer.fit([pcls.example(rng, (6, 5)) for _ in range(2)])
-    groups = {"a": pcls.example(rng, (6, 5)), "b.x": pcls.example(rng, (3,))}
-    failures = []
+    quantizer.fit([pcls.example(rng, GROUP_SHAPES[0]) for _ in range(2)])
+    groups = {"a": pcls.example(rng, GROUP_SHAPES[0]), "b.x": pcls.example(rng, GROUP_SHAPES[1])}
+    refusals = []
     for options in acls.examples():
         pipe = Pipeline(**parts, allocator=acls(**options), registry=reg)
         try:
             data = pipe.encode(groups, meta={"case": str(combo)}, extras={"e": np.arange(3.0)})
-        except CodecframeError as exc:
-            failures.append(f"{json.dumps(options)}: {type(exc).__name__}: {exc}")
+        except InputError as exc:
+            refusals.append(f"{json.dumps(options)}: {exc}")
             continue
+        except Exception as exc:  # noqa: BLE001 - reported with the combination that raised it
+            raise ContractViolation(f"{combo}: encoding raised {type(exc).__name__}: {exc}") from exc
         _check_decoded(combo, pipe, groups, data, reg)
         return "ok"
-    raise ContractViolation(f"{combo}: no example config of allocator {combo.allocator!r} could encode: " + "; ".join(failures))
+    return "infeasible: " + "; ".join(refusals)
+
+
+def triples(registry: Registry | None = None) -> list[tuple[str, str, str]]:
+    """Every compatible (posterior, quantizer, entropy coder) of installed, loadable ids."""
+    reg = registry or default_registry
+    out = []
+    for p, q, c in itertools.product(reg.ids("posterior"), reg.ids("quantizer"), reg.ids("entropy_coder")):
+        try:
+            classes = reg.get("posterior", p), reg.get("quantizer", q), reg.get("entropy_coder", c)
+        except RegistryError:
+            continue
+        if expected_incompatibility(*classes) is None:
+            out.append((p, q, c))
+    return out
+
+
+def feasible_allocator(posterior: str, quantizer: str, entropy_coder: str, registry: Registry | None = None) -> str:
+    """The first installed allocator with which the triple encodes and decodes ("ok"); a
+    ContractViolation if none can (every allocator infeasible)."""
+    reg = registry or default_registry
+    outcomes = {}
+    for aid in reg.ids("allocator"):
+        outcome = check_combination(Combination(posterior, quantizer, aid, entropy_coder), reg)
+        if outcome == "ok":
+            return aid
+        outcomes[aid] = outcome
+    raise ContractViolation(f"{posterior}+{quantizer}+{entropy_coder}: no allocator works: {outcomes}")
 
 
 def _check_decoded(combo: Combination, pipe: Pipeline, groups: dict[str, Posterior], data: bytes, reg: Registry) -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from codecframe.registry import registry
 from codecframe.testing import suite
 
 COMPONENTS = suite.components()
@@ -23,4 +24,14 @@ def test_component_contract(target):
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=str)
 def test_pipeline_combination(combo):
     outcome = suite.check_combination(combo)
-    assert outcome == "ok" or outcome.startswith("incompatible: ")
+    assert outcome == "ok" or outcome.startswith(("incompatible: ", "infeasible: "))
+
+
+@pytest.mark.parametrize("triple", suite.triples(), ids="+".join)
+def test_every_compatible_triple_works_with_some_allocator(triple):
+    assert suite.feasible_allocator(*triple) in registry.ids("allocator")
+
+
+def test_incompatible_combinations_exist_and_are_refused():
+    outcomes = [suite.check_combination(c) for c in COMBINATIONS if c.allocator == "fixed" and c.entropy_coder == "range"]
+    assert any(o.startswith("incompatible: posterior lacks") for o in outcomes)
