@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 import zarr
 
-from .ecosystem.array_codec import ArrayCodec, _layout, _structured
+from .ecosystem.array_codec import ArrayCodec, chunk_layout, mean_std_dtype
 from .errors import InputError
 
 __all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "codec_arguments"]
@@ -83,7 +83,7 @@ def create_array(
     **kwargs: Any,
 ) -> zarr.Array:
     """An empty zarr array whose chunks are coded by codecframe (format 2 via numcodecs, 3 natively)."""
-    _layout(np.dtype(dtype))
+    chunk_layout(np.dtype(dtype))
     return zarr.create_array(store, shape=shape, chunks=chunks, dtype=dtype, zarr_format=zarr_format,
                              overwrite=overwrite, **codec_arguments(config, zarr_format), **kwargs)
 
@@ -114,7 +114,7 @@ def to_zarr(
 
 
 def _pack_mean_std(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    out = np.empty(mean.shape, _structured(mean.dtype))
+    out = np.empty(mean.shape, mean_std_dtype(mean.dtype))
     out["mean"], out["std"] = mean, std
     return out
 
@@ -128,4 +128,4 @@ def mean_std(mean: da.Array, std: da.Array) -> da.Array:
         raise InputError(f"mean {mean.shape} {mean.dtype} and std {std.shape} {std.dtype} must share shape and float dtype")
     if mean.chunks != std.chunks:
         std = std.rechunk(mean.chunks)
-    return da.map_blocks(_pack_mean_std, mean, std, dtype=_structured(mean.dtype))
+    return da.map_blocks(_pack_mean_std, mean, std, dtype=mean_std_dtype(mean.dtype))

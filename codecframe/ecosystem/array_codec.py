@@ -42,7 +42,7 @@ from ..errors import (AssetError, CodecframeError, ConfigError, FormatError, Inc
 from ..pipeline import DEFAULTS, MAX_ELEMENTS, ROLES, Pipeline, decode
 from ..registry import IN_PROCESS, Registry, registry as default_registry
 
-__all__ = ["ArrayCodec", "FORMAT", "CODEC_ID", "normalize_config"]
+__all__ = ["ArrayCodec", "FORMAT", "CODEC_ID", "MAX_GROUP_ELEMENTS", "normalize_config", "chunk_layout", "mean_std_dtype"]
 
 #: Version of the chunk layout this module writes (and the newest it reads).
 FORMAT = 1
@@ -161,8 +161,8 @@ def normalize_config(config: Mapping[str, Any], reg: Registry | None = None) -> 
     return out
 
 
-def _layout(dtype: np.dtype) -> tuple[str, np.dtype]:
-    """("plain" | "mean_std", value dtype) for a chunk dtype; InputError for anything else."""
+def chunk_layout(dtype: np.dtype) -> tuple[str, np.dtype]:
+    """``("plain" | "mean_std", value dtype)`` for a chunk dtype; InputError for any other dtype."""
     if dtype.names is None:
         if dtype.kind in PLAIN_KINDS and dtype.itemsize in PLAIN_KINDS[dtype.kind]:
             return "plain", dtype
@@ -178,7 +178,8 @@ def _layout(dtype: np.dtype) -> tuple[str, np.dtype]:
     return "mean_std", field
 
 
-def _structured(field: np.dtype) -> np.dtype:
+def mean_std_dtype(field: np.dtype) -> np.dtype:
+    """The structured dtype of an uncertainty-aware chunk whose fields have dtype ``field``."""
     return np.dtype([("mean", field), ("std", field)])
 
 
@@ -216,6 +217,9 @@ class ArrayCodec:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ArrayCodec) and other.config == self.config
+
+    def __hash__(self) -> int:
+        return hash(pack(self.config))
 
     def __repr__(self) -> str:
         return f"ArrayCodec({self.config!r})"
@@ -281,7 +285,7 @@ class ArrayCodec:
 
     def groups(self, chunk: np.ndarray, posterior_cls: type[Posterior]) -> tuple[dict[str, Any], dict[str, Posterior]]:
         """``meta["array"]`` and the posteriors of one chunk (views of it; a plain chunk's ``std`` is broadcast)."""
-        layout, field = _layout(chunk.dtype)
+        layout, field = chunk_layout(chunk.dtype)
         rows = self.block_rows(chunk.shape)
         if _block_count(chunk.shape, rows) * len(FIELDS[layout]) > container.MAX_STREAMS:
             raise InputError(f"codecframe codec: a chunk of shape {chunk.shape} makes more than {container.MAX_STREAMS} "
@@ -368,7 +372,7 @@ def _assemble(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> np.n
     try:
         dtype = np.dtype(info["dtype"]) if isinstance(info["dtype"], str) else None
         if dtype is not None:
-            _layout(dtype) if layout == "plain" else _layout(_structured(dtype))
+            chunk_layout(dtype) if layout == "plain" else chunk_layout(mean_std_dtype(dtype))
     except (TypeError, CodecframeError):
         dtype = None
     fields = FIELDS.get(layout)
@@ -382,7 +386,7 @@ def _assemble(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> np.n
     size = math.prod(shape)
     if size * len(fields) != sum(a.size for a in arrays.values()):
         raise FormatError(f"chunk shape {shape} does not match the {sum(a.size for a in arrays.values())} decoded values")
-    out = np.empty(shape, dtype if layout == "plain" else _structured(dtype))
+    out = np.empty(shape, dtype if layout == "plain" else mean_std_dtype(dtype))
     parts = _blocks(out, rows)
     for i, part in enumerate(parts):
         for f in fields:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 
-from .array_codec import CODEC_ID, ArrayCodec, _layout
+from .array_codec import CODEC_ID, ArrayCodec, chunk_layout
 
 if TYPE_CHECKING:
     from zarr.core.array_spec import ArraySpec
@@ -37,7 +37,7 @@ class CodecframeCodec(ArrayBytesCodec):
     """
 
     is_fixed_size = False
-    codec: ArrayCodec = dataclasses.field(repr=False)
+    codec: ArrayCodec
 
     def __init__(self, **config: Any) -> None:
         object.__setattr__(self, "codec", ArrayCodec(config))
@@ -56,7 +56,7 @@ class CodecframeCodec(ArrayBytesCodec):
 
     def validate(self, *, shape: tuple[int, ...], dtype: Any, chunk_grid: Any) -> None:
         """Refuse dtypes the codec cannot store when the array is created (raises InputError)."""
-        _layout(dtype.to_native_dtype())
+        chunk_layout(dtype.to_native_dtype())
 
     def compute_encoded_size(self, input_byte_length: int, chunk_spec: ArraySpec) -> int:
         raise NotImplementedError("codecframe output size depends on the data")

@@ -150,3 +150,20 @@ def test_corrupted_chunk_fails_alone(tmp_path, zarr_format):
 def test_unsupported_dtype_is_refused_at_creation(tmp_path, zarr_format):
     with pytest.raises(InputError, match="not supported"):
         create_array(str(tmp_path / "c.zarr"), (4,), (2,), "complex64", CONFIG, zarr_format=zarr_format)
+
+
+@pytest.mark.nojit
+def test_zarr_v3_codec_metadata_round_trip_and_pickle():
+    import pickle
+
+    from codecframe.ecosystem.zarr_codec import CodecframeCodec
+
+    codec = CodecframeCodec(**CONFIG, std=0.5)
+    meta = codec.to_dict()
+    assert meta == {"name": "codecframe", "configuration": {"quantizer": {"id": "uniform", "version": 1, "step": STEP}, "std": 0.5}}
+    json.dumps(meta)
+    clone = CodecframeCodec.from_dict(json.loads(json.dumps(meta)))
+    assert clone == codec and hash(clone) == hash(codec)
+    assert pickle.loads(pickle.dumps(codec)) == codec
+    with pytest.raises(ValueError):
+        CodecframeCodec.from_dict({"name": "other", "configuration": {}})
