@@ -48,8 +48,6 @@ __all__ = ["ArrayCodec", "FORMAT", "CODEC_ID", "MAX_GROUP_ELEMENTS", "normalize_
 FORMAT = 1
 #: Codec id under ``numcodecs.codecs`` and name under ``zarr.codecs``.
 CODEC_ID = "codecframe"
-#: The codecframe release that introduced each chunk layout version (for upgrade messages).
-FORMAT_SINCE = {1: "0.1.0"}
 OPTIONS: dict[str, float] = {"std": 1.0, "std_rel": 0.25}
 #: Default largest number of values in one group (one block of a field).
 MAX_GROUP_ELEMENTS = 1 << 20
