@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from codecframe.coders import RangeCoder, RansCoder
 from codecframe.probability import ParametricModel, ProbabilityModel
 from codecframe.probability.grids import GRID_SHAPES, grid
-from test_golden import GOLDEN, build_model
+from test_coding_golden import GOLDEN, build_model
 
 M64 = (1 << 64) - 1
 

@@ -1,6 +1,6 @@
 """Golden byte vectors (golden_vectors.json): any change to the stream format fails here.
 
-The same cases are the worked examples of specs/range-coder.md; ``test_jit_parity`` reruns them
+The same cases are the worked examples of specs/range-coder.md; ``test_coding_jit_parity`` reruns them
 with NUMBA_DISABLE_JIT=1.
 """
 

@@ -12,20 +12,22 @@ import numpy as np
 
 from codecframe.coders import RangeCoder, RansCoder
 from codecframe.probability import ParametricModel, ProbabilityModel
+from test_coding_golden import GOLDEN, encode_case
 
 SCRIPT = """
 import json, sys
 import numpy as np
 sys.path.insert(0, {here!r})
-from test_jit_parity import random_streams
+from test_coding_jit_parity import random_streams
 print(json.dumps(random_streams()))
 """
 
 
 def random_streams() -> list[str]:
-    """Hex streams of seeded random cases (tables, multi-row tables, each family with escapes, both coders)."""
+    """Hex streams of the golden cases and of seeded random ones (tables, multi-row tables, each family
+    with escapes), for both coders."""
     rng = np.random.default_rng(20240607)
-    out = []
+    out = [json.dumps(encode_case(case)) for case in GOLDEN]
     for precision in (12, 17, 24):
         table = ProbabilityModel.from_counts(rng.geometric(0.05, (3, 40)), precision=precision, offsets=[-20, 0, 5])
         idx = rng.integers(0, 3, 400).astype(np.int32)
