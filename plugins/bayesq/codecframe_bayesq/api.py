@@ -8,7 +8,8 @@
    closed-form row distortions so that layers trade off by their effect on the predictions.
 4. Greedy knapsack over rows (``knapsack`` allocator, code budget ``avg_bits``) with the hardware
    constraints ``allowed_bits``, ``share``, ``pin_first``/``pin_last``/``pin``.
-5. Rounding to the nearest level, or GPTQ error feedback on the chosen grids (``rounding="gptq"``).
+5. Rounding to the nearest level, or (``rounding="gptq"``, the "BayesQ allocation + GPTQ rounding"
+   hybrid) GPTQ's error-feedback rounding on GPTQ's own per-row grids at the allocated widths.
 6. Optionally (``distill``) calibration-only distillation towards the posterior predictive.
 
 :class:`QuantizedModel` holds the result; ``save(path)`` writes a container through the core
@@ -39,7 +40,7 @@ from codecframe.pipeline import Pipeline
 from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
-from .baselines import gptq_model
+from .baselines import gptq_model, rtn_code
 from .calibration import as_calibration, logits_of
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
@@ -142,21 +143,22 @@ def file_accounting(data: bytes, n_weights: int, code_bits: int) -> dict[str, An
 
 
 # --------------------------------------------------------------------------- quantize
-def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: float, avg_bits: float,
-                        allowed: Sequence[int]) -> tuple[dict[str, GaussianPosterior], dict[str, float]]:
-    """Rescale each posterior so that median(std) = ``scale`` × median min–max row step at the nearest width.
+def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: float,
+                        avg_bits: float) -> tuple[dict[str, GaussianPosterior], dict[str, float]]:
+    """Rescale each posterior so that median(std) = ``scale`` × the layer's budget step.
 
-    Returns the posteriors and each layer's std factor ``f`` (distortions measured with the rescaled
-    posterior are multiplied by ``f²`` to return to the estimator's precision scale).
+    The budget step is the median row range divided by ``2^avg_bits - 1`` (the min–max step of a
+    grid at the average width). Returns the posteriors and each layer's std factor ``f``
+    (distortions measured with the rescaled posterior are multiplied by ``f²`` to return to the
+    estimator's precision scale).
     """
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ConfigError(f"posterior_scale must be a number > 0 or None, got {scale!r}")
-    width = min(allowed, key=lambda b: (abs(b - avg_bits), b))
     out, factors = {}, {}
     for name, post in posteriors.items():
         mean = np.asarray(post.mean, np.float64)
         rows = mean.reshape(mean.shape[0], -1) if mean.ndim >= 2 else mean.reshape(1, -1)
-        step = float(np.median(np.ptp(rows, axis=1))) / ((1 << width) - 1)
+        step = float(np.median(np.ptp(rows, axis=1))) / (2.0 ** avg_bits - 1.0)
         med = float(np.median(post.std))
         factors[name] = scale * step / med if step > 0 and med > 0 else 1.0
         out[name] = rescale(post, factors[name])
@@ -196,8 +198,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     ``{"samples": 8}`` for the Monte Carlo KL proxy (``"calibration"``: how many inputs it uses,
     default 128). ``distill_options``: e.g. ``{"steps": 200}`` (see :class:`DistillOptions`).
     ``posterior_scale``: each layer's posterior is rescaled (its precision shape kept) so that its
-    median standard deviation is this multiple of the layer's median min–max step at the width
-    nearest ``avg_bits`` (None: the estimator's scale as is; see docs/bayesq.md for why).
+    median standard deviation is this multiple of the layer's min–max step at ``avg_bits``
+    (median row range / (2^avg_bits - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
     The input model is not modified.
     """
@@ -223,7 +225,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     posteriors = est.estimate(work, calib)
     factors = {l.group: 1.0 for l in layers}
     if posterior_scale is not None:
-        posteriors, factors = relative_posteriors(posteriors, posterior_scale, avg_bits, allowed)
+        posteriors, factors = relative_posteriors(posteriors, posterior_scale, avg_bits)
     timings["posterior"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -271,9 +273,11 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     timings["allocation"] = time.perf_counter() - t0
 
     if rounding == "gptq":
+        # GPTQ rounding on GPTQ's own per-row grids (quant.py: min–max widened to 0) at the chosen widths,
+        # rounded to the stored precision first so that the error feedback sees the decoded grid.
         t0 = time.perf_counter()
-        codes = gptq_model(work, layers, calib.inputs, codes)
-        codes = {g: quantizer.rounded(c, None) for g, c in codes.items()}
+        grids = {l.group: quantizer.rounded(rtn_code(weight_matrix(l), row_bits[l.group]), None) for l in layers}
+        codes = gptq_model(work, layers, calib.inputs, grids)
         timings["gptq_rounding"] = time.perf_counter() - t0
     for l in layers:
         set_weight_matrix(l, codes[l.group].values())

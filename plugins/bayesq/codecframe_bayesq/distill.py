@@ -2,8 +2,8 @@
 
 Teacher: ``p̄(y|x) = 1/S Σ_s softmax(f(x; w^(s)) / T)`` with ``w^(s) ~ q`` (``samples=0``: the
 full-precision model). Student: the quantized model with its integer codes fixed and these
-continuous parameters trainable: every row's scale and zero point, biases and normalisation
-affines. Loss ``T² · KL(p̄ ‖ softmax(f_q(x)/T))`` averaged over calibration positions; Adam.
+continuous parameters trainable: every row's scale (as a log-multiplier) and zero point (as a shift
+in units of the scale), biases and normalisation affines. Loss ``T² · KL(p̄ ‖ softmax(f_q(x)/T))`` averaged over calibration positions; Adam.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def distill(model: nn.Module, layers: Sequence[LayerRef], codes: dict[str, Layer
     """Train scales, zero points, biases and norms; returns the codes with new scale/zero (weights installed)."""
     gen = torch.Generator().manual_seed(options.seed)
     level_vals = {}
+    base: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     params: dict[str, torch.Tensor] = {}
     for l in layers:
         c = codes[l.group]
@@ -75,8 +76,10 @@ def distill(model: nn.Module, layers: Sequence[LayerRef], codes: dict[str, Layer
             rows = c.bits == b
             lv[rows] = np.asarray(c.levels[int(b)], np.float64)[c.codes[rows]]
         level_vals[l.group] = torch.as_tensor(lv, dtype=torch.float32)
-        params[l.group + "#scale"] = torch.tensor(np.asarray(c.scale, np.float32), requires_grad=True)
-        params[l.group + "#zero"] = torch.tensor(np.asarray(c.zero, np.float32), requires_grad=True)
+        # relative parameters: scale = s0·exp(a), zero = z0 + s0·c (a, c start at 0)
+        base[l.group] = (torch.as_tensor(np.asarray(c.scale, np.float32)), torch.as_tensor(np.asarray(c.zero, np.float32)))
+        params[l.group + "#log_scale"] = torch.zeros(len(c.bits), requires_grad=True)
+        params[l.group + "#shift"] = torch.zeros(len(c.bits), requires_grad=True)
     quantized = {l.group for l in layers}
     extra = {k: p.detach().clone().requires_grad_(True) for k, p in model.named_parameters()
              if k not in quantized and (k.endswith(".bias") or _is_norm(model, k))}
@@ -86,10 +89,7 @@ def distill(model: nn.Module, layers: Sequence[LayerRef], codes: dict[str, Layer
     model.eval()
     for _ in range(options.steps):
         idx = torch.randperm(inputs.shape[0], generator=gen)[: options.batch_size]
-        weights = {}
-        for l in layers:
-            w = params[l.group + "#zero"][:, None] + params[l.group + "#scale"][:, None] * level_vals[l.group]
-            weights[l.group] = w.reshape(l.shape)
+        weights = {l.group: _weight(l, base, params, level_vals).reshape(l.shape) for l in layers}
         logits = functional_call(model, {**fixed, **extra, **weights}, (inputs[idx],))
         logq = torch.log_softmax(logits.double() / T, -1)
         p = teacher[idx]
@@ -103,9 +103,18 @@ def distill(model: nn.Module, layers: Sequence[LayerRef], codes: dict[str, Layer
     out = {}
     for l in layers:
         c = codes[l.group]
-        out[l.group] = LayerCode(c.bits.copy(), params[l.group + "#scale"].detach().double().numpy(),
-                                 params[l.group + "#zero"].detach().double().numpy(), dict(c.levels), c.codes.copy())
+        s0, z0 = base[l.group]
+        scale = (s0 * torch.exp(params[l.group + "#log_scale"])).detach().double().numpy()
+        zero = (z0 + s0 * params[l.group + "#shift"]).detach().double().numpy()
+        out[l.group] = LayerCode(c.bits.copy(), scale, zero, dict(c.levels), c.codes.copy())
     return out
+
+
+def _weight(layer: LayerRef, base, params, level_vals) -> torch.Tensor:
+    s0, z0 = base[layer.group]
+    scale = s0 * torch.exp(params[layer.group + "#log_scale"])
+    zero = z0 + s0 * params[layer.group + "#shift"]
+    return zero[:, None] + scale[:, None] * level_vals[layer.group]
 
 
 def _is_norm(model: nn.Module, name: str) -> bool:

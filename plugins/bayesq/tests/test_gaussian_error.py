@@ -55,8 +55,8 @@ def test_closed_form_matches_monte_carlo(mean, log_std, bits, seed):
 def test_one_sided_table_matches_exact(u, rho):
     table = one_sided_error(np.array([u]), rho)[0]
     exact = one_sided_error(np.array([u]), rho, exact=True)[0]
-    # bilinear reading: within 1e-3 of the grid-unit scale (1/12) or 0.3 % of the value
-    assert abs(table - exact) <= max(1e-3 * (1 / 12 + rho * rho), 3e-3 * exact)
+    # bilinear reading: within 1.5e-3 of the grid-unit scale (1/12 + ρ²) or 0.4 % of the value
+    assert abs(table - exact) <= max(1.5e-3 * (1 / 12 + rho * rho), 4e-3 * exact)
 
 
 @settings(max_examples=25, deadline=None)

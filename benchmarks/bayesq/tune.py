@@ -1,0 +1,49 @@
+"""Choice of the default posterior scale, measured on training inputs outside the calibration set (never the test set).
+
+    .venv/bin/python benchmarks/bayesq/tune.py --out benchmarks/bayesq/tune.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from codecframe_bayesq.api import quantize
+from codecframe_bayesq.examples.zoo import load_example
+from codecframe_bayesq.metrics import evaluate, log_probs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="0.25,0.5,1.0")
+    parser.add_argument("--budgets", default="2.5,3.0,4.0")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    for name in ("mlp", "cnn"):
+        ex = load_example(name)
+        gen = torch.Generator().manual_seed(0)
+        perm = torch.randperm(ex._train.shape[0], generator=gen)
+        calib, valid = ex._train[perm[:256]], ex._train[perm[256:]]
+        ref = log_probs(ex.model, valid)
+        targets = ex.model(valid).argmax(-1)
+        for budget in (float(b) for b in args.budgets.split(",")):
+            for scale in (float(s) for s in args.scales.split(",")):
+                for codebook in ("grid", "lloyd"):
+                    qm = quantize(ex.model, calib, budget, posterior_scale=scale, codebook=codebook)
+                    kl = evaluate(qm.model, ref, valid, targets)["kl"]
+                    rows.append({"model": name, "budget": budget, "scale": scale, "codebook": codebook, "valid_kl": kl})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    args.out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "loadavg": os.getloadavg(), "rows": rows},
+                                   indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
