@@ -26,3 +26,6 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -m slow
+
+docs: setup
+	$(BIN)/mkdocs build --strict

@@ -8,9 +8,20 @@
     array([ 0. ,  1. , -0.5])
 """
 
+from typing import Any
+
 from .errors import CodecframeError
-from .pipeline import Decoded, Pipeline, decode
-from .registry import registry
 
 __all__ = ["Pipeline", "Decoded", "decode", "registry", "CodecframeError", "__version__"]
 __version__ = "0.1.0"
+
+_LAZY = {"Pipeline": "pipeline", "Decoded": "pipeline", "decode": "pipeline", "registry": "registry"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the pipeline and registry on first use, so importing a coder alone stays cheap."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'codecframe' has no attribute {name!r}")

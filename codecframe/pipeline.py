@@ -26,6 +26,8 @@ __all__ = ["Pipeline", "Decoded", "decode", "MAX_ELEMENTS", "Progress"]
 MAX_ELEMENTS = 1 << 28
 MAX_NDIM = 32
 ROLES = ("posterior", "quantizer", "allocator", "entropy_coder")
+#: The roles a decoder needs; the others are recorded for provenance only.
+DECODE_ROLES = ("quantizer", "entropy_coder")
 HEADER_KEYS = {"pipeline", "provenance", "groups", "extras", "meta", "streams", "optional"}
 DEFAULTS = {"posterior": "gaussian", "allocator": "fixed", "entropy_coder": "range"}
 
@@ -241,34 +243,38 @@ class Pipeline:
         return self._decode(box, progress)
 
     def _decode(self, box: container.Container, progress: Progress | None) -> Decoded:
-        header = box.header
-        groups, extras = header["groups"], header.get("extras", [])
-        arrays: dict[str, np.ndarray] = {}
-        q, coder = self.quantizer, self.entropy_coder
-        for i, rec in enumerate(groups):
-            shape, dtype, count = rec["shape"], rec["dtype"], rec["count"]
-            probe = Quantized(np.zeros(0, np.int32), rec["setting"], rec["side"], shape, dtype)
-            expected = q.symbol_count(probe)
-            if count != expected:
-                raise FormatError(f"group {rec['name']!r}: header declares {count} symbols, its shape implies {expected}")
-            model, indexes = q.symbol_model(probe, coder.precision)
-            if indexes is not None and len(indexes) != count:
-                raise FormatError(f"group {rec['name']!r}: model index has {len(indexes)} entries for {count} symbols")
-            symbols = coder.decode(box.streams[i], model, count, indexes)
-            values = q.dequantize(dataclasses.replace(probe, symbols=symbols))
-            if values.shape != shape or values.dtype.name != dtype:
-                raise FormatError(f"group {rec['name']!r}: quantizer returned {values.shape} {values.dtype}")
-            arrays[rec["name"]] = values
-            if progress:
-                progress("decode", i + 1, len(groups))
-        out_extras = {}
-        for j, rec in enumerate(extras):
-            raw = box.streams[len(groups) + j]
-            dt = np.dtype(rec["dtype"]).newbyteorder("<")
-            if len(raw) != math.prod(rec["shape"]) * dt.itemsize:
-                raise FormatError(f"extra {rec['name']!r}: {len(raw)} bytes do not match shape {rec['shape']}")
-            out_extras[rec["name"]] = np.frombuffer(raw, dt).astype(dt.newbyteorder("=")).reshape(rec["shape"])
-        return Decoded(arrays, header.get("meta", {}), out_extras, header)
+        return _decode_box(box, self.quantizer, self.entropy_coder, progress)
+
+
+def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, progress: Progress | None) -> Decoded:
+    """Decode every group and extra of a verified container with the given quantizer and coder."""
+    header = box.header
+    groups, extras = header["groups"], header.get("extras", [])
+    arrays: dict[str, np.ndarray] = {}
+    for i, rec in enumerate(groups):
+        shape, dtype, count = rec["shape"], rec["dtype"], rec["count"]
+        probe = Quantized(np.zeros(0, np.int32), rec["setting"], rec["side"], shape, dtype)
+        expected = q.symbol_count(probe)
+        if count != expected:
+            raise FormatError(f"group {rec['name']!r}: header declares {count} symbols, its shape implies {expected}")
+        model, indexes = q.symbol_model(probe, coder.precision)
+        if indexes is not None and len(indexes) != count:
+            raise FormatError(f"group {rec['name']!r}: model index has {len(indexes)} entries for {count} symbols")
+        symbols = coder.decode(box.streams[i], model, count, indexes)
+        values = q.dequantize(dataclasses.replace(probe, symbols=symbols))
+        if values.shape != shape or values.dtype.name != dtype:
+            raise FormatError(f"group {rec['name']!r}: quantizer returned {values.shape} {values.dtype}")
+        arrays[rec["name"]] = values
+        if progress:
+            progress("decode", i + 1, len(groups))
+    out_extras = {}
+    for j, rec in enumerate(extras):
+        raw = box.streams[len(groups) + j]
+        dt = np.dtype(rec["dtype"]).newbyteorder("<")
+        if len(raw) != math.prod(rec["shape"]) * dt.itemsize:
+            raise FormatError(f"extra {rec['name']!r}: {len(raw)} bytes do not match shape {rec['shape']}")
+        out_extras[rec["name"]] = np.frombuffer(raw, dt).astype(dt.newbyteorder("=")).reshape(rec["shape"])
+    return Decoded(arrays, header.get("meta", {}), out_extras, header)
 
 
 def _check_header(box: container.Container) -> dict[str, Any]:
@@ -317,11 +323,14 @@ def decode(data: bytes, *, registry: Registry | None = None, progress: Progress 
     config = _check_header(box)
     reg = registry or default_registry
     provenance = box.header.get("provenance", {})
-    hints = {r: provenance.get(r) if isinstance(provenance.get(r), dict) else None for r in ROLES}
-    for role in ROLES:
+    parts = []
+    for role in DECODE_ROLES:  # posterior and allocator are encoder-side provenance only
         cid = config[role].get("id")
         if not isinstance(cid, str):
             raise FormatError(f"header pipeline.{role} has no string id")
-        reg.get(role, cid, hint=hints[role])
-    pipe = Pipeline(**{r: config[r] for r in ROLES}, registry=reg)
-    return pipe._decode(box, progress)
+        hint = provenance.get(role) if isinstance(provenance.get(role), dict) else None
+        parts.append(reg.create(role, config[role], hint=hint))
+    quantizer, coder = parts
+    if set(quantizer.model_kinds) - set(coder.model_kinds):
+        raise FormatError(f"{coder.describe()} cannot code the models of {quantizer.describe()}")
+    return _decode_box(box, quantizer, coder, progress)

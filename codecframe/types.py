@@ -17,8 +17,8 @@ __all__ = ["Quantized", "RateOption", "AllocationGroup", "SymbolModel"]
 class SymbolModel(Protocol):
     """An integer probability model an entropy coder can use.
 
-    ``kind`` says what a coder must support to use it ("table": :class:`~codecframe.models.ProbabilityModel`;
-    "parametric": :class:`~codecframe.models.ParametricModel`).
+    ``kind`` says what a coder must support to use it ("table": :class:`~codecframe.probability.ProbabilityModel`;
+    "parametric": :class:`~codecframe.probability.ParametricModel`).
     """
 
     kind: str

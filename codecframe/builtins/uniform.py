@@ -62,7 +62,9 @@ class UniformQuantizer(Quantizer):
     def quantize(self, posterior: Posterior, setting: Mapping[str, Any]) -> Quantized:
         step = self._step(setting)
         mean = np.asarray(posterior.mean)  # type: ignore[attr-defined]
-        scaled = np.rint(mean.astype(np.float64).ravel() / step)
+        scaled = mean.astype(np.float64).ravel()  # one float64 working copy, rounded in place
+        np.divide(scaled, step, out=scaled)
+        np.rint(scaled, out=scaled)
         if scaled.size and np.max(np.abs(scaled)) >= 2**31 - 1:
             raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
         symbols = scaled.astype(np.int32)
@@ -88,5 +90,6 @@ class UniformQuantizer(Quantizer):
 
     def dequantize(self, q: Quantized) -> np.ndarray:
         step = self._step(q.setting)
-        values = q.symbols.astype(np.float64) * step
-        return values.astype(q.dtype).reshape(q.shape)
+        values = q.symbols.astype(np.float64)
+        np.multiply(values, step, out=values)
+        return values.astype(q.dtype, copy=False).reshape(q.shape)

@@ -180,3 +180,20 @@ def test_decoder_survives_mutations(edits):
         decode(bytes(buf))
     except CodecframeError:
         pass
+
+
+def test_decoding_needs_neither_the_posterior_nor_the_allocator_installed():
+    from codecframe.builtins.allocators import FixedAllocator
+
+    class EncodeOnly(FixedAllocator):
+        id = "encode-only"
+
+    with registry.registered(EncodeOnly):
+        data = Pipeline(quantizer={"id": "uniform", "step": 0.5}, allocator="encode-only").encode({"a": gauss()})
+
+    def edit(h):
+        h["pipeline"]["posterior"]["id"] = "not-installed-posterior"
+
+    out = decode(_rewrite_header(data, edit))
+    assert out.header["pipeline"]["allocator"]["id"] == "encode-only"
+    assert out.arrays["a"].shape == (40, 30)
