@@ -1,9 +1,11 @@
-"""libFuzzer entry for one harness target: ``atheris_target.py VECTORS_DIR TARGET [libFuzzer flags] CORPUS_DIR``.
+"""libFuzzer entry for one harness target:
+``atheris_target.py VECTORS_DIR TARGET ARTIFACT_DIR [libFuzzer flags] CORPUS_DIR``.
 
 Instruments codecframe and every installed plugin package for coverage (all their modules are
 imported inside the instrumentation block), except modules that use numba, whose bytecode numba
-compiles. A non-codecframe exception ends the run as a crash and libFuzzer writes the input under
-``-artifact_prefix``.
+compiles. A non-codecframe exception is recorded as a crash (input and signature under
+ARTIFACT_DIR) and fuzzing continues; a hang (``-timeout``), a memory blow-up (``-rss_limit_mb``)
+or a dying interpreter stops libFuzzer, which writes the input under ``-artifact_prefix``.
 """
 
 import importlib.metadata
@@ -41,11 +43,15 @@ import harness  # noqa: E402 - the input modes are not instrumented: coverage is
 
 VECTORS = Corpus(sys.argv.pop(1))
 TARGET = sys.argv.pop(1)
+ARTIFACTS = Path(sys.argv.pop(1))
 SEEDS = harness.seeds_for(TARGET, VECTORS)
 
 
 def test_one_input(data: bytes) -> None:
-    harness.check(TARGET, data, SEEDS)
+    try:
+        harness.check(TARGET, data, SEEDS)
+    except Exception as exc:  # noqa: BLE001 - recorded, and the campaign goes on
+        harness.record_crash(ARTIFACTS, TARGET, data, exc)
 
 
 atheris.Setup(sys.argv, test_one_input)

@@ -6,8 +6,9 @@
 Engines: ``atheris`` (coverage-guided libFuzzer; one subprocess per target, seeded with the
 conformance vectors) when it is installed, else ``mutate`` (a seeded in-process mutation loop over
 the same four input modes of :mod:`harness`). Per target the report gives the inputs executed,
-crashes (any exception that is not a CodecframeError, or a dead process), hangs (an input over
-``--hang-seconds``), the slowest input and the peak RSS.
+crashes (inputs that raised an exception that is not a CodecframeError, grouped by signature, or
+a dead process), hangs (an input over ``--hang-seconds``), the slowest input and the peak RSS.
+Artifacts (``--artifacts``, emptied per run) hold every crashing input.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts
     files = harness.seeds_for(target, vectors)
     seeds = harness.seed_inputs(files)
     rng = np.random.default_rng(seed)
-    stats = {"engine": "mutate", "inputs": 0, "ok": 0, "rejected": 0, "crashes": 0, "hangs": 0, "slowest_s": 0.0}
+    stats = {"engine": "mutate", "inputs": 0, "ok": 0, "rejected": 0, "hangs": 0, "slowest_s": 0.0}
     t_start = time.perf_counter()
     for i in range(runs):
         mode = i % 4
@@ -75,11 +75,8 @@ def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts
         t0 = time.perf_counter()
         try:
             stats[harness.check(target, data, files)] += 1
-        except Exception:  # noqa: BLE001 - a crash: record the input and keep going
-            stats["crashes"] += 1
-            artifacts.mkdir(parents=True, exist_ok=True)
-            (artifacts / f"crash-{target}-{i}.bin").write_bytes(data)
-            (artifacts / f"crash-{target}-{i}.txt").write_text(traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - a crash: record the input and keep going
+            harness.record_crash(artifacts, target, data, exc)
         elapsed = time.perf_counter() - t0
         stats["slowest_s"] = max(stats["slowest_s"], elapsed)
         stats["hangs"] += elapsed > hang_seconds
@@ -87,7 +84,17 @@ def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts
     stats["seconds"] = round(time.perf_counter() - t_start, 1)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     stats["slowest_s"] = round(stats["slowest_s"], 4)
-    return stats
+    return {**stats, **crash_summary(artifacts, target)}
+
+
+def crash_summary(artifacts: Path, target: str) -> dict:
+    """Crashes recorded for ``target``: how many inputs, and how many per distinct signature."""
+    path = artifacts / f"{target}-crashes.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    signatures: dict[str, int] = {}
+    for line in lines:
+        signatures[line["signature"]] = signatures.get(line["signature"], 0) + 1
+    return {"crashes": len(lines), "crash_signatures": signatures}
 
 
 def run_atheris(target: str, runs: int, seed: int, hang_seconds: float, rss_mb: int, artifacts: Path,
@@ -97,7 +104,8 @@ def run_atheris(target: str, runs: int, seed: int, hang_seconds: float, rss_mb: 
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{target}-") as corpus:
         for i, data in enumerate(harness.seed_inputs(harness.seeds_for(target, vectors))):
             Path(corpus, f"seed-{i:05d}").write_bytes(data)
-        argv = [sys.executable, str(HERE / "atheris_target.py"), str(vectors.root), target, f"-runs={runs}", f"-seed={seed + 1}",
+        argv = [sys.executable, str(HERE / "atheris_target.py"), str(vectors.root), target, str(artifacts),
+                f"-runs={runs}", f"-seed={seed + 1}",
                 f"-timeout={int(hang_seconds)}", f"-rss_limit_mb={rss_mb}", "-print_final_stats=1",
                 f"-artifact_prefix={artifacts}/{target}-", "-max_len=65536", corpus]
         t0 = time.perf_counter()
@@ -105,18 +113,21 @@ def run_atheris(target: str, runs: int, seed: int, hang_seconds: float, rss_mb: 
         seconds = time.perf_counter() - t0
     stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
     tail = proc.stderr[-4000:]
-    crashed = proc.returncode != 0
+    stopped = proc.returncode != 0  # a hang, an out-of-memory or a dead interpreter
+    hang = stopped and "timeout" in tail.lower()
+    summary = crash_summary(artifacts, target)
     return {
         "engine": "atheris",
         "inputs": stats.get("number_of_executed_units", 0),
-        "crashes": int(crashed and "timeout" not in tail.lower()),
-        "hangs": int(crashed and "timeout" in tail.lower()),
+        "crashes": summary["crashes"] + int(stopped and not hang),
+        "crash_signatures": summary["crash_signatures"],
+        "hangs": int(hang),
         "slowest_s": stats.get("slowest_unit_time_sec", 0),
         "peak_rss_mb": stats.get("peak_rss_mb", 0),
         "new_units_added": stats.get("new_units_added", 0),
         "seconds": round(seconds, 1),
         "returncode": proc.returncode,
-        "log_tail": tail if crashed else "",
+        "log_tail": tail if stopped else "",
     }
 
 
@@ -145,6 +156,7 @@ def main() -> int:
         target, _, n = item.partition("=")
         if target not in harness.TARGETS or not n.isdigit():
             parser.error(f"bad --runs entry {item!r}")
+        (args.artifacts / f"{target}-crashes.jsonl").unlink(missing_ok=True)
         print(f"fuzzing {target}: {n} inputs with {engine}", file=sys.stderr, flush=True)
         if engine == "atheris":
             stats = run_atheris(target, int(n), args.seed, args.hang_seconds, args.rss_limit_mb, args.artifacts, vectors)

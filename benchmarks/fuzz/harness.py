@@ -9,16 +9,21 @@ An input is one *mode* byte followed by a payload:
   settings, side info, shapes, counts, configs) with canonical re-encoding and valid CRCs;
 - mode 3: the payload drives byte edits inside a seed's *stream payloads* with valid CRCs.
 
-``check(target, data)`` returns "ok" or "rejected" (a CodecframeError) and lets any other
-exception propagate: that is a crash.
+``check(target, data, seeds)`` returns "ok" or "rejected" (a CodecframeError) and lets any
+other exception propagate: that is a crash, which the engines record with :func:`record_crash`
+(input file plus a signature line) and then continue.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import struct
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +33,7 @@ from codecframe import canonical, container
 from codecframe.conformance import Corpus, default_corpus, surgery
 from codecframe.errors import CodecframeError
 
-__all__ = ["TARGETS", "seeds_for", "seed_inputs", "materialize", "check", "Choices"]
+__all__ = ["TARGETS", "seeds_for", "seed_inputs", "materialize", "check", "signature", "record_crash", "Choices"]
 
 
 class Choices:
@@ -217,6 +222,23 @@ def check(target: str, data: bytes, seeds: list[bytes]) -> str:
     except CodecframeError:
         return "rejected"
     return "ok"
+
+
+def signature(exc: BaseException) -> str:
+    """``Type at file:line`` of the innermost frame: crashes with one cause share it."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+    return f"{type(exc).__name__} at {where}"
+
+
+def record_crash(artifacts: Path, target: str, data: bytes, exc: BaseException) -> None:
+    """Save the input and append ``{signature, input, message}`` to ``<target>-crashes.jsonl``."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1(data).hexdigest()
+    (artifacts / f"{target}-crash-{digest}.bin").write_bytes(data)
+    line = json.dumps({"signature": signature(exc), "input": digest, "message": str(exc)[:300]})
+    with open(artifacts / f"{target}-crashes.jsonl", "a") as fh:
+        fh.write(line + "\n")
 
 
 def seed_inputs(seeds: list[bytes]) -> list[bytes]:

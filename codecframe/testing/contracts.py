@@ -32,8 +32,8 @@ from ..canonical import DTYPE_CODES
 from ..config import Component, check_json
 from ..errors import CodecframeError, ConfigError, EncodeError, RegistryError, VersionError
 from ..probability import MAX_PRECISION, MIN_PRECISION, ParametricModel, ProbabilityModel
-from ..registry import Registry, registry as default_registry
 from ..probability.grids import FAMILIES
+from ..registry import Registry, registry as default_registry
 from ..types import AllocationGroup, Quantized, RateOption
 
 __all__ = [
