@@ -40,8 +40,8 @@ def _run(model: ModelConfig, seed: int) -> list[tuple[int, float, float]]:
     return train(model, cfg, images).history
 
 
-# Recorded with torch 2.13.0 (CPU), one thread: the curve of the seed-0 run below.
-RECORDED = None
+# Recorded with torch 2.13.0 (CPU build), one thread: (step, loss, mse) of the seed-0 run below.
+RECORDED = [(10, 0.228496, 0.242336), (20, 0.185632, 0.199325), (30, 0.1455, 0.158886), (40, 0.103079, 0.116068)]
 
 
 @pytest.mark.nojit
@@ -51,8 +51,7 @@ def test_seeded_training_reproduces_its_loss_curve(tiny_model: ModelConfig) -> N
     assert first == second
     assert [s for s, _, _ in first] == [10, 20, 30, 40]
     assert _run(tiny_model, 1) != first
-    if RECORDED is not None:
-        np.testing.assert_allclose(np.array(first), np.array(RECORDED), rtol=1e-4)
+    np.testing.assert_allclose(np.array(first), np.array(RECORDED), rtol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["vqvae", "gumbel"])
