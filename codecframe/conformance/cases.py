@@ -179,6 +179,19 @@ def _positive_core() -> list[PositiveCase]:
             edit=lambda d: surgery.fix_checksums(surgery.patch(d, 5, b"\x01")),
         ),
         PositiveCase(
+            name="container-uninstalled-posterior-allocator",
+            description="the header names a posterior and an allocator that no installed distribution provides: "
+                        "they are provenance only, so the file must decode",
+            features=("provenance-only-roles",),
+            spec_sections=("bitstream §4", "bitstream §5"),
+            make=_basic("range", 16),
+            edit=lambda d: surgery.rewrite_header(d, lambda h: (
+                h["pipeline"].update(posterior={"id": "laplace-from-elsewhere", "version": 3, "scale_floor": 0.01},
+                                     allocator={"id": "knapsack-from-mars", "version": 1}),
+                h["provenance"].update(posterior={"distribution": "codecframe-nosuch", "version": "9.9"},
+                                       allocator={"distribution": "codecframe-nosuch", "version": "9.9"}))),
+        ),
+        PositiveCase(
             name="container-optional-field",
             description="an 'optional' header map with content a reader must ignore",
             features=("optional-field",),

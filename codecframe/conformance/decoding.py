@@ -2,7 +2,8 @@
 
 ``codecframe.decode`` returns reconstructions only; conformance compares symbols exactly, so this
 module re-runs the documented decoding procedure (``specs/bitstream.md`` §5, steps 2–4) with the
-public pieces: the validated header, ``Quantizer.symbol_model`` and ``EntropyCoder.decode``.
+public pieces: the validated header, the registry (quantizer and entropy coder only: posterior and
+allocator are provenance), ``Quantizer.symbol_model`` and ``EntropyCoder.decode``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from .. import container
 from ..errors import FormatError
-from ..pipeline import Decoded, Pipeline, decode
+from ..pipeline import Decoded, decode
 from ..registry import Registry, registry as default_registry
 from ..types import Quantized
 
@@ -37,8 +38,8 @@ def decode_with_symbols(data: bytes, registry: Registry | None = None) -> Decode
     reg = registry or default_registry
     decoded = decode(data, registry=reg)
     box = container.read(data)
-    pipe = Pipeline(**decoded.header["pipeline"], registry=reg)
-    q, coder = pipe.quantizer, pipe.entropy_coder
+    config = decoded.header["pipeline"]
+    q, coder = reg.create("quantizer", config["quantizer"]), reg.create("entropy_coder", config["entropy_coder"])
     symbols = {}
     for i, rec in enumerate(decoded.header["groups"]):
         probe = Quantized(np.zeros(0, np.int32), rec["setting"], rec["side"], tuple(rec["shape"]), rec["dtype"])

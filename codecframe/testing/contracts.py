@@ -52,6 +52,8 @@ __all__ = [
 
 #: Values a hostile file may put in place of any setting or side-info entry.
 HOSTILE_VALUES: tuple[Any, ...] = ("junk", -1, 0, 2**40, -(2**40), 1.5, [], [-1, 2**33], {}, None, True, b"\x00\xff")
+#: The precision every quantizer setting must be codable at (other precisions may be refused).
+DEFAULT_PRECISION = 16
 #: Seconds a decoder may take on a small malformed input before the check calls it a hang.
 HANG_SECONDS = 5.0
 _UNKNOWN_KEY = "no_such_option_for_contract_check"
@@ -292,7 +294,9 @@ def check_quantizer(
     - ``quantize`` is deterministic and returns int32 1-D symbols, canonical-msgpack setting and side
       info, the posterior's shape and a container dtype;
     - ``symbol_model`` depends only on the header view (setting, side, shape, dtype) at precisions
-      12, 16 and 24, and yields a model kind the class declares;
+      12, 16 and 24, and yields a model kind the class declares; it must succeed at 16 and may
+      refuse another precision with a CodecframeError (e.g. more symbols than ``2^12``) if the
+      decoder side refuses it too;
     - ``dequantize`` of the header view reproduces the encoder's reconstruction bit for bit;
     - ``estimate`` gives finite non-negative bits and distortion;
     - symbols round-trip through every compatible entropy coder;
@@ -318,14 +322,14 @@ def check_quantizer(
             for setting in _pick_settings(q, max_settings):
                 qz = _check_quantize(q, post, setting)
                 _check_decoder_side(q, decoder, qz, precisions)
-                _check_estimate(q, post, setting, precisions[0])
+                _check_estimate(q, post, setting, DEFAULT_PRECISION)
                 for coder in coder_list:
                     model, idx = decoder.symbol_model(header_view(qz), coder.precision)
                     data = coder.encode(qz.symbols, model, idx)
                     back = coder.decode(data, model, int(qz.symbols.size), idx)
                     _require(np.array_equal(back, qz.symbols), cls,
                              f"symbols must round-trip through entropy coder {coder.id!r}", f"setting {setting}")
-                _check_hostile_header(decoder, qz, precisions[0])
+                _check_hostile_header(decoder, qz, DEFAULT_PRECISION)
             _raises(lambda: q.quantize(post, {_UNKNOWN_KEY: 1}), CodecframeError, cls,
                     "a setting with an unknown key must raise a CodecframeError")
             fitted.append(q)
@@ -353,7 +357,14 @@ def _check_quantize(q: Quantizer, post: Posterior, setting: dict[str, Any]) -> Q
 def _check_decoder_side(q: Quantizer, decoder: Quantizer, qz: Quantized, precisions: Sequence[int]) -> None:
     view = header_view(qz)
     for precision in precisions:
-        model, idx = q.symbol_model(qz, precision)
+        try:
+            model, idx = q.symbol_model(qz, precision)
+        except CodecframeError as exc:  # e.g. an alphabet larger than 2^precision
+            _require(precision != DEFAULT_PRECISION, q, f"symbol_model() must succeed at precision {DEFAULT_PRECISION}",
+                     f"{type(exc).__name__}: {exc}")
+            _raises(lambda: decoder.symbol_model(view, precision), type(exc), q,
+                    f"the decoder side must refuse precision {precision} as the encoder side does")
+            continue
         _require(getattr(model, "kind", None) in type(q).model_kinds, q,
                  "symbol_model() must return a model of a declared kind", repr(getattr(model, "kind", None)))
         _require(model.precision == precision, q, "symbol_model() must build the model at the asked precision")

@@ -9,7 +9,7 @@ CORPUS = Corpus(default_corpus())
 NAMES = CORPUS.names()
 REQUIRED_FEATURES = {
     "positive": {"uniform", "range", "rans", "precision-12", "precision-16", "precision-24", "lagrangian",
-                 "empty-group", "extras", "meta", "minor-version", "optional-field"},
+                 "empty-group", "extras", "meta", "minor-version", "optional-field", "provenance-only-roles"},
     "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
                  "trailing-garbage", "non-canonical-header"},
 }
