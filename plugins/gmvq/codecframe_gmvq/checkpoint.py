@@ -72,7 +72,16 @@ def checkpoint_bytes(
         "train_config": json.dumps(dataclasses.asdict(train_config), sort_keys=True),
         "extra": json.dumps(extra or {}, sort_keys=True),
     }
-    return save(tensors, metadata=meta)
+    return _canonical(save(tensors, metadata=meta))
+
+
+def _canonical(blob: bytes) -> bytes:
+    """Re-write a safetensors header with sorted keys (safetensors' own order varies between
+    processes), padded with spaces to 8 bytes, so that the same weights give the same file bytes."""
+    (n,) = struct.unpack_from("<Q", blob, 0)
+    header = json.dumps(json.loads(blob[8: 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + blob[8 + n:]
 
 
 def read_metadata(data: bytes) -> dict[str, str]:

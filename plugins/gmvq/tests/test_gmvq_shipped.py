@@ -38,3 +38,14 @@ def test_demo_writes_and_decodes_real_files(tmp_path: Path) -> None:
         assert row["bits"] > 0 and "PSNR" in row["distortion"]
     assert sorted(p.name for p in tmp_path.glob("*.cfr")) == ["gmvq-camera-256.cfr", "gmvq-digits-test.cfr"]
     assert sum(8 * p.stat().st_size for p in tmp_path.glob("*.cfr")) == sum(r["bits"] for r in rows)
+
+
+def test_checkpoint_files_are_canonical(tiny_checkpoint: Path) -> None:
+    """Sorted, compact safetensors headers: the same weights always give the same bytes (and hash)."""
+    from safetensors.numpy import load, save
+
+    from codecframe_gmvq.checkpoint import _canonical, read_metadata
+
+    for path in (SHIPPED_CHECKPOINT, tiny_checkpoint):
+        blob = path.read_bytes()
+        assert _canonical(save(load(blob), metadata=read_metadata(blob))) == blob
