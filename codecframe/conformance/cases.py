@@ -22,7 +22,7 @@ from ..builtins.gaussian import GaussianPosterior
 from ..pipeline import Pipeline
 from . import surgery
 
-__all__ = ["PositiveCase", "NegativeCase", "CASES", "Tolerance"]
+__all__ = ["PositiveCase", "NegativeCase", "CASES", "Tolerance", "header_edit"]
 
 #: ``(max_abs, rmse)`` allowed between a decoder's reconstruction and the stored one.
 Tolerance = tuple[float, float]
@@ -230,7 +230,7 @@ def _payload_edit(i: int, edit: Callable[[bytes], bytes]) -> Callable[[bytes], b
     return mutate
 
 
-def _header_edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
+def header_edit(edit: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
     return lambda d: surgery.rewrite_header(d, edit)
 
 
@@ -299,33 +299,33 @@ def _negative_core() -> list[NegativeCase]:
         neg("non-canonical-header", "header map keys in reverse order (valid msgpack, not canonical)",
             _non_canonical, "FormatError", ("bitstream §3",)),
         neg("unknown-critical-field", "an unknown top-level header key 'future'",
-            _header_edit(lambda h: h.update(future=1)), "VersionError", ("bitstream §4", "bitstream §6")),
+            header_edit(lambda h: h.update(future=1)), "VersionError", ("bitstream §4", "bitstream §6")),
         neg("streams-count-mismatch", "the header lists one group fewer than the file has streams",
-            _header_edit(lambda h: h["groups"].pop()), "FormatError", ("bitstream §4",)),
+            header_edit(lambda h: h["groups"].pop()), "FormatError", ("bitstream §4",)),
         neg("group-extra-key", "a group record with an extra key",
-            _header_edit(_first_group(note="x")), "FormatError", ("bitstream §4",)),
+            header_edit(_first_group(note="x")), "FormatError", ("bitstream §4",)),
         neg("group-shape-over-limit", "a group shape of 2^31 elements",
-            _header_edit(_first_group(shape=[1 << 16, 1 << 15])), "LimitError", ("bitstream §4",),
+            header_edit(_first_group(shape=[1 << 16, 1 << 15])), "LimitError", ("bitstream §4",),
             ("declared-size-too-large",)),
         neg("count-shape-mismatch", "a group count one less than its shape implies",
-            _header_edit(lambda h: h["groups"][0].update(count=h["groups"][0]["count"] - 1)), "FormatError",
+            header_edit(lambda h: h["groups"][0].update(count=h["groups"][0]["count"] - 1)), "FormatError",
             ("bitstream §4",)),
         neg("group-bad-dtype", "a group dtype that is not a container dtype ('complex64')",
-            _header_edit(_first_group(dtype="complex64")), "FormatError", ("bitstream §4",)),
+            header_edit(_first_group(dtype="complex64")), "FormatError", ("bitstream §4",)),
         neg("extra-size-mismatch", "an extra record declaring 6 elements for a 5-element stream",
-            _header_edit(lambda h: h["extras"][0].update(shape=[6])), "FormatError", ("bitstream §4",)),
+            header_edit(lambda h: h["extras"][0].update(shape=[6])), "FormatError", ("bitstream §4",)),
         neg("unknown-component", "the quantizer id changed to one no distribution provides",
-            _header_edit(lambda h: (h["pipeline"]["quantizer"].update(id="no-such-quantizer"),
+            header_edit(lambda h: (h["pipeline"]["quantizer"].update(id="no-such-quantizer"),
                                     h["provenance"].update(quantizer={"distribution": "codecframe-nosuch", "version": "1.0"}))),
             "UnknownComponentError", ("bitstream §5",)),
         neg("unknown-entropy-coder", "the entropy coder id changed to an unknown one",
-            _header_edit(lambda h: h["pipeline"]["entropy_coder"].update(id="arithmetic-from-mars")),
+            header_edit(lambda h: h["pipeline"]["entropy_coder"].update(id="arithmetic-from-mars")),
             "UnknownComponentError", ("bitstream §5",), ("unknown-component",)),
         neg("newer-component-version", "the quantizer config claims version 99",
-            _header_edit(lambda h: h["pipeline"]["quantizer"].update(version=99)), "VersionError",
+            header_edit(lambda h: h["pipeline"]["quantizer"].update(version=99)), "VersionError",
             ("bitstream §5", "bitstream §6")),
         neg("unknown-config-key", "the quantizer config has an unknown option",
-            _header_edit(lambda h: h["pipeline"]["quantizer"].update(deadzone=0.5)), "ConfigError", ("bitstream §5",)),
+            header_edit(lambda h: h["pipeline"]["quantizer"].update(deadzone=0.5)), "ConfigError", ("bitstream §5",)),
         neg("range-stream-appended", "a zero byte appended to the first range-coded stream (length and CRC valid)",
             _payload_edit(0, lambda p: p + b"\x00"), "DecodeError", ("range-coder §3.6",), ("entropy-stream", "range")),
         neg("rans-stream-appended", "four zero bytes appended to the first rANS stream (length and CRC valid)",
@@ -337,5 +337,5 @@ def _negative_core() -> list[NegativeCase]:
     ]
 
 
-#: Every case, positives first (negatives derive from stored positives).
+#: The core cases, positives first (negatives derive from stored positives).
 CASES: list[PositiveCase | NegativeCase] = [*_positive_core(), *_negative_core()]

@@ -16,6 +16,7 @@ from ..registry import Registry, registry as default_registry
 from .cases import CASES, EXACT, NegativeCase, PositiveCase
 from .corpus import Corpus, CorpusError, sha256, symbols_sha256, values_sha256
 from .decoding import decode_with_symbols
+from .plugin_cases import PLUGIN_CASES
 from .runner import error_lineage
 
 __all__ = ["generate", "Generated", "build_positive", "build_negative", "MAX_STORED_VALUES"]
@@ -137,13 +138,13 @@ def generate(
     registry: Registry | None = None,
     cases: Sequence[PositiveCase | NegativeCase] | None = None,
 ) -> list[Generated]:
-    """Write every case of ``cases`` (default: the core catalogue), or those in ``only``, that the corpus lacks.
+    """Write every case of ``cases`` (default: the core and plugin catalogue), or those in ``only``, that the corpus lacks.
 
     Names in ``only`` that already exist, or that the catalogue does not know, raise CorpusError.
     Plugins pass their own ``cases`` and corpus directory.
     """
     reg = registry or default_registry
-    cases = CASES if cases is None else list(cases)
+    cases = [*CASES, *PLUGIN_CASES] if cases is None else list(cases)
     catalogue = {c.name: c for c in cases}
     existing = set(corpus.names())
     if only:
