@@ -16,9 +16,9 @@ from . import container
 from .abc import Allocator, EntropyCoder, Posterior, Quantizer
 from .canonical import DTYPE_CODES
 from .config import Component
-from .errors import ConfigError, FormatError, IncompatibleError, InputError, LimitError, VersionError
+from .errors import ConfigError, EncodeError, FormatError, IncompatibleError, InputError, LimitError, VersionError
 from .registry import Registry, registry as default_registry
-from .types import AllocationGroup, Quantized
+from .types import AllocationGroup, Quantized, RateOption
 
 __all__ = ["Pipeline", "Decoded", "decode", "MAX_ELEMENTS", "Progress"]
 
@@ -185,7 +185,7 @@ class Pipeline:
             post = groups[name]
             options: tuple = ()
             if self.allocator.needs_estimates:
-                options = tuple(q.estimate(post, s, coder.precision) for s in q.settings())
+                options = self._feasible_options(name, post)
             alloc_groups.append(AllocationGroup(name, post.size, q.default_setting(), options))
             if progress and self.allocator.needs_estimates:
                 progress("estimate", i + 1, total)
@@ -232,6 +232,18 @@ class Pipeline:
             "meta": dict(meta or {}),
         }
         return container.write(header, streams)
+
+    def _feasible_options(self, name: str, post: Posterior) -> tuple[RateOption, ...]:
+        """Estimates for every candidate setting the quantizer can code at the coder's precision."""
+        options, refused = [], []
+        for setting in self.quantizer.settings():
+            try:
+                options.append(self.quantizer.estimate(post, setting, self.entropy_coder.precision))
+            except (InputError, EncodeError) as exc:  # e.g. an alphabet too large for the precision
+                refused.append(f"{setting}: {exc}")
+        if not options:
+            raise InputError(f"group {name!r}: no candidate setting can be coded; " + "; ".join(refused[:3]))
+        return tuple(options)
 
     # ------------------------------------------------------------------ decode
     def decode(self, data: bytes, progress: Progress | None = None) -> Decoded:

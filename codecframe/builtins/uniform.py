@@ -86,6 +86,11 @@ class UniformQuantizer(Quantizer):
             raise InputError(f"{self.describe()}: side info 'counts' must be at most {MAX_ALPHABET} non-negative integers")
         if not -(2**31) <= lo <= 2**31 - len(counts):
             raise InputError(f"{self.describe()}: side info 'lo' {lo} is out of the int32 range")
+        if len(counts) > 1 << precision:
+            raise InputError(
+                f"{self.describe()}: {len(counts)} levels cannot be coded at {precision}-bit precision; "
+                "use a larger step or a higher coder precision"
+            )
         return ProbabilityModel.from_counts(np.asarray(counts, np.int64), precision=precision, offsets=lo), None
 
     def dequantize(self, q: Quantized) -> np.ndarray:

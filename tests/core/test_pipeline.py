@@ -197,3 +197,17 @@ def test_decoding_needs_neither_the_posterior_nor_the_allocator_installed():
     out = decode(_rewrite_header(data, edit))
     assert out.header["pipeline"]["allocator"]["id"] == "encode-only"
     assert out.arrays["a"].shape == (40, 30)
+
+
+def test_settings_the_precision_cannot_code_are_skipped_by_the_allocator():
+    wide = GaussianPosterior(mean=np.linspace(-3, 3, 5000), std=np.ones(5000))
+    pipe = Pipeline.from_config({"quantizer": {"id": "uniform", "candidates": [2.0**-10, 0.5]},
+                                 "allocator": {"id": "lagrangian", "target_bpe": 8.0},
+                                 "entropy_coder": {"id": "range", "precision": 12}})
+    header = container.read(pipe.encode({"w": wide})).header
+    assert header["groups"][0]["setting"] == {"step": 0.5}
+    only_fine = Pipeline.from_config({"quantizer": {"id": "uniform", "candidates": [2.0**-10]},
+                                      "allocator": {"id": "lagrangian", "target_bpe": 8.0},
+                                      "entropy_coder": {"id": "range", "precision": 12}})
+    with pytest.raises(InputError, match="cannot be coded at 12-bit precision"):
+        only_fine.encode({"w": wide})
