@@ -85,11 +85,13 @@ def find_asset(ref: str) -> Path:
     """Path of the registered asset with reference ``ref``; AssetError if none is installed."""
     digest = parse_ref(ref)
     found = known_assets().get(digest)
-    if found is None:
+    if found is None or not found[0].is_file():
         global _index
         _index = None  # a plugin may have been installed since the last scan
+        if digest in _local and not _local[digest][0].is_file():
+            del _local[digest]
         found = known_assets().get(digest)
-    if found is None:
+    if found is None or not found[0].is_file():
         raise AssetError(
             f"no installed asset has {ref}; the data was made with tables/weights that this installation "
             "lacks (install the plugin version that wrote it, or the file was made with other tables)"

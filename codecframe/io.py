@@ -20,6 +20,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -29,6 +30,16 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
         _unlink_quietly(tmp)
         raise
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, or what ``open()`` would give a new file under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _unlink_quietly(path: str) -> None:

@@ -49,3 +49,24 @@ def test_assets_by_hash(tmp_path):
         assets.load_asset(ref)
     with pytest.raises(ConfigError, match="sha256"):
         assets.parse_ref("md5:abc")
+
+
+def test_atomic_write_permissions(tmp_path):
+    new = atomic_write(tmp_path / "new.bin", b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    existing = tmp_path / "exe.sh"
+    existing.write_bytes(b"old")
+    existing.chmod(0o750)
+    atomic_write(existing, b"new")
+    assert existing.stat().st_mode & 0o777 == 0o750
+
+
+def test_deleted_asset_is_an_asset_error(tmp_path):
+    f = tmp_path / "gone.bin"
+    f.write_bytes(b"soon gone")
+    ref = assets.register_asset(f)
+    f.unlink()
+    with pytest.raises(AssetError, match="no installed asset"):
+        assets.load_asset(ref)
