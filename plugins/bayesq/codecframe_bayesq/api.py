@@ -290,7 +290,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
             raise ConfigError(f"distill_options: {exc}") from None
         teacher_model = copy.deepcopy(model).eval()
         t_layers, _ = find_layers(teacher_model, include, exclude)
-        teacher = teacher_probs(teacher_model, t_layers, posteriors, calib.inputs, dopts.samples, dopts.temperature, seed)
+        t_posts = {g: rescale(p, dopts.teacher_scale) for g, p in posteriors.items()}
+        teacher = teacher_probs(teacher_model, t_layers, t_posts, calib.inputs, dopts.samples, dopts.temperature, seed)
         codes = distill(work, layers, codes, teacher, calib.inputs, dopts)
         codes = {g: quantizer.rounded(c, None) for g, c in codes.items()}
         for l in layers:
@@ -326,22 +327,20 @@ def load(source: str | Path | bytes, model: nn.Module | None = None) -> nn.Modul
 
         model = build(str(arch["name"]), arch.get("options") or {})
     state = model.state_dict()
-    problems = []
-    loaded = {}
-    for name, arr in {**decoded.arrays, **decoded.extras}.items():
+    provided = {**decoded.arrays, **decoded.extras}
+    problems, loaded = [], {}
+    for name, arr in provided.items():
         if name not in state:
             problems.append(f"{name!r} is not a parameter or buffer of the model")
             continue
         target = state[name]
-        if arr.ndim == 2 and tuple(target.shape) != arr.shape and int(np.prod(target.shape)) == arr.size \
-                and name in decoded.arrays:
-            arr = arr.reshape(target.shape)  # convolution kernels are stored as out × (in·kh·kw)
+        if name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
+            arr = arr.reshape(tuple(target.shape))  # convolution kernels are stored as out × (in·kh·kw)
         if tuple(target.shape) != tuple(arr.shape):
             problems.append(f"{name!r} has shape {tuple(arr.shape)} in the file but {tuple(target.shape)} in the model")
             continue
         loaded[name] = torch.from_numpy(np.ascontiguousarray(arr)).to(target.dtype)
-    missing = sorted(set(state) - set(loaded) - {p.split(": ")[0] for p in problems})
-    missing = [m for m in missing if m not in {**decoded.arrays, **decoded.extras}]
+    missing = sorted(set(state) - set(provided))
     if missing:
         problems.append(f"the file has no values for {', '.join(repr(m) for m in missing[:5])}")
     if problems:

@@ -1,7 +1,7 @@
 """Calibration-only distillation of a quantized model towards the posterior-predictive teacher.
 
 Teacher: ``p̄(y|x) = 1/S Σ_s softmax(f(x; w^(s)) / T)`` with ``w^(s) ~ q`` (``samples=0``: the
-full-precision model). Student: the quantized model with its integer codes fixed and these
+full-precision model; ``teacher_scale`` multiplies the posterior's standard deviations for the teacher). Student: the quantized model with its integer codes fixed and these
 continuous parameters trainable: every row's scale (as a log-multiplier) and zero point (as a shift
 in units of the scale), biases and normalisation affines. Loss ``T² · KL(p̄ ‖ softmax(f_q(x)/T))`` averaged over calibration positions; Adam.
 """
@@ -32,14 +32,15 @@ class DistillOptions:
     lr: float = 1e-3
     temperature: float = 2.0
     samples: int = 8
+    teacher_scale: float = 1.0
     batch_size: int = 128
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.samples < 0:
             raise ConfigError("distill: steps >= 0, batch_size >= 1 and samples >= 0 are required")
-        if not (self.lr > 0 and self.temperature > 0):
-            raise ConfigError("distill: lr and temperature must be > 0")
+        if not (self.lr > 0 and self.temperature > 0 and self.teacher_scale > 0):
+            raise ConfigError("distill: lr, temperature and teacher_scale must be > 0")
 
 
 def teacher_probs(model: nn.Module, layers: Sequence[LayerRef], posteriors: Mapping[str, GaussianPosterior],

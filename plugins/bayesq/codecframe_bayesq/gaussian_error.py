@@ -45,13 +45,14 @@ __all__ = [
 WINDOW = 9.0
 #: Largest ρ = σ/Δ the tables cover; beyond it the large-ρ limit is used.
 RHO_MAX = 4.0
-#: Below this ρ = σ/Δ the uniform-grid error is computed exactly without the tables (cheaper).
-RHO_NARROW = 1.0 / 32.0
+#: Below this ρ = σ/Δ the uniform-grid error is computed exactly from at most three cells (the
+#: window of WINDOW·ρ then stays within the neighbouring cells); above it, from the tables.
+RHO_NARROW = 1.0 / WINDOW
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # Two rectangular tables over (u, ρ): fine for ρ <= 1, coarse for 1 <= ρ <= RHO_MAX.
-_FINE_RHO_STEP, _FINE_U_STEP, _FINE_U = 1.0 / 64.0, 1.0 / 64.0, 10.0
+_FINE_RHO_STEP, _FINE_U_STEP, _FINE_U = 1.0 / 64.0, 1.0 / 128.0, 10.0
 _COARSE_RHO_STEP, _COARSE_U_STEP, _COARSE_U = 1.0 / 8.0, 1.0 / 16.0, 8.0 * RHO_MAX + 2.0
 
 

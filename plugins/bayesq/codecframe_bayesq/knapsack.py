@@ -110,9 +110,9 @@ def _bits_of(setting: Mapping[str, Any], where: str) -> float:
 class KnapsackAllocator(Allocator):
     """Greedy knapsack under an average budget of ``avg_bits`` per element.
 
-    ``rate``: ``"code"`` counts ``setting["bits"]`` per element (the fixed-length code budget BayesQ
-    matches); ``"estimate"`` counts the quantizer's estimated bits (entropy-coded, side info included),
-    so it works with any quantizer. ``allowed_bits`` (code rate only) restricts the widths; ``share``
+    ``rate``: ``"estimate"`` (default) counts the quantizer's estimated bits (entropy-coded, side info
+    included), so it works with any quantizer; ``"code"`` counts ``setting["bits"]`` per element (the
+    fixed-length code budget BayesQ matches) and rejects a budget above the largest allocation. ``allowed_bits`` (code rate only) restricts the widths; ``share``
     ties units to one width: ``"none"``, ``"layer"`` or ``"aligned:K"`` (rows ``K·j .. K·j+K-1`` of a
     layer); ``pin_first``/``pin_last`` (bits or null) fix the first/last layer, ``pin`` fixes named layers.
     """

@@ -19,6 +19,7 @@ Symbols are the level indices in row-major order; each width has its own frequen
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import weakref
 from collections.abc import Mapping, Sequence
@@ -143,9 +144,9 @@ class _RowQuantizer(Quantizer):
         """Fix the code used for ``posterior`` (the per-row knapsack, GPTQ rounding, distillation)."""
         self._pinned[posterior] = code
 
+    @abc.abstractmethod
     def design(self, mean: np.ndarray, std: np.ndarray, bits: int) -> GridDesign | CodebookDesign:
-        """The width-``bits`` design of every row (subclasses)."""
-        raise NotImplementedError
+        """The width-``bits`` design of every row."""
 
     def designs(self, posterior: Posterior, bits: int) -> GridDesign | CodebookDesign:
         """Cached :meth:`design` for a posterior."""
@@ -240,6 +241,8 @@ class _RowQuantizer(Quantizer):
                 raise InputError(f"{where}: side info {name!r} must be a float16/float32 array of {rows} entries")
             if not np.all(np.isfinite(arr)):
                 raise InputError(f"{where}: side info {name!r} is not finite")
+        if scale.dtype != zero.dtype:
+            raise InputError(f"{where}: side info 'scale' and 'zero' must have the same dtype")
         widths = sorted(int(b) for b in np.unique(bits))
         levels: dict[int, np.ndarray] = {}
         stored = [b for b in widths if self._stores_levels(b)]
