@@ -35,6 +35,16 @@ def test_unhashable_group_dtype(dtype):
         decode(edited(dtype=dtype))
 
 
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="open: pipeline._shape bounds the element count but not each entry; numpy cannot reshape "
+                          "an empty array to (0, 2^63-1)")
+def test_empty_shape_with_a_huge_axis():
+    empty = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.5}}).encode(
+        {"e": GaussianPosterior(mean=np.zeros((0, 3)), std=np.ones((0, 3)))})
+    with pytest.raises(CodecframeError):
+        decode(surgery.rewrite_header(empty, lambda h: h["groups"][0].update(shape=[0, 2**63 - 1])))
+
+
 @pytest.mark.parametrize("changes", [{"shape": [5, -5]}, {"shape": "5x5"}, {"count": -1}, {"setting": []},
                                      {"side": {"lo": "x", "counts": [1]}}, {"name": 7}])
 def test_other_malformed_group_records_are_rejected(changes):
