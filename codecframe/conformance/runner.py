@@ -55,6 +55,8 @@ class Outcome:
     extras: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     meta_sha256: str | None = None
     error: str | None = None
+    #: The error's class and base classes by name (the in-process decoder knows them all).
+    error_classes: tuple[str, ...] = ()
     message: str = ""
     seconds: float = 0.0
 
@@ -70,7 +72,9 @@ class InProcessDecoder:
         try:
             result = decode_with_symbols(read_bytes(path, MAX_VECTOR_FILE))
         except CodecframeError as exc:
-            return Outcome(error=type(exc).__name__, message=str(exc), seconds=time.perf_counter() - t0)
+            classes = tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, CodecframeError))
+            return Outcome(error=type(exc).__name__, error_classes=classes, message=str(exc),
+                           seconds=time.perf_counter() - t0)
         d = result.decoded
         return Outcome(
             symbols=result.symbols,
@@ -198,7 +202,7 @@ def _check_negative(vector: Vector, out: Outcome, strict: bool) -> tuple[bool, s
         return False, "decoded", "accepted a file that must be rejected"
     if out.error in ("Timeout", "NotRunnable", "ProtocolError"):
         return False, out.error, out.message
-    lineage = error_lineage(out.error)
+    lineage = out.error_classes or error_lineage(out.error)
     if expected in lineage:
         return True, out.error, ""
     if strict:
