@@ -50,8 +50,8 @@ def _shape(value: Any, where: str) -> tuple[int, ...]:
         raise FormatError(f"{where}: shape must be a list of at most {MAX_NDIM} integers")
     size = 1
     for n in value:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise FormatError(f"{where}: shape entries must be non-negative integers, got {value!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_ELEMENTS:
+            raise FormatError(f"{where}: shape entries must be integers in [0, {MAX_ELEMENTS}], got {value!r}")
         size *= n
         if size > MAX_ELEMENTS:
             raise LimitError(f"{where}: shape {value} has more than {MAX_ELEMENTS} elements")
@@ -59,7 +59,7 @@ def _shape(value: Any, where: str) -> tuple[int, ...]:
 
 
 def _dtype(value: Any, where: str) -> str:
-    if value not in DTYPE_CODES:
+    if not isinstance(value, str) or value not in DTYPE_CODES:
         raise FormatError(f"{where}: dtype {value!r} is not one of {', '.join(DTYPE_CODES)}")
     return value
 
