@@ -20,25 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codecframe_vbq.modelcomp import evaluate_compression, train_bnn
+from codecframe_vbq.modelcomp import LAMBDAS, STEPS, evaluate_compression, savings, train_bnn
 
-LAMBDAS = tuple(2.0 ** (k / 4) for k in range(-24, 9))
-STEPS = tuple(2.0 ** (k / 4) for k in range(-32, 9))
 RATES = ("payload_bits_per_param", "file_bits_per_param", "ideal_bits_per_param")
-
-
-def bits_to_reach(points: list[dict], method: str, level: float, rate: str) -> float | None:
-    ok = [p[rate] for p in points if p["method"] == method and p["accuracy"] >= level]
-    return min(ok) if ok else None
-
-
-def savings(points: list[dict], reference: float, rate: str, count: int = 21) -> list[dict]:
-    rows = []
-    for level in np.linspace(0.95 * reference, reference, count):
-        v, u = bits_to_reach(points, "vbq", level, rate), bits_to_reach(points, "uniform", level, rate)
-        rows.append({"accuracy": float(level), "vbq": v, "uniform": u,
-                     "saving": None if v is None or u is None else 1.0 - v / u})
-    return rows
 
 
 def main() -> int:

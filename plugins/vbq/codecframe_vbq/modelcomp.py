@@ -18,7 +18,12 @@ import numpy as np
 from codecframe import Pipeline, container, decode
 from codecframe.builtins.gaussian import GaussianPosterior
 
-__all__ = ["BayesianMLP", "digits_split", "train_bnn", "evaluate_compression", "CompressionPoint"]
+__all__ = ["BayesianMLP", "digits_split", "train_bnn", "evaluate_compression", "CompressionPoint", "savings",
+           "LAMBDAS", "STEPS"]
+
+#: λ sweep of VBQ and Δ sweep of the uniform quantizer used by the benchmark.
+LAMBDAS = tuple(2.0 ** (k / 4) for k in range(-24, 9))
+STEPS = tuple(2.0 ** (k / 4) for k in range(-32, 9))
 
 
 def digits_split(seed: int = 0, test_fraction: float = 1 / 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -157,3 +162,20 @@ def evaluate_compression(model: BayesianMLP, split: tuple, lambdas: Sequence[flo
                                         8 * (stream + side) / means.size,
                                         (model_.information(q.symbols, idx) + 8 * side) / means.size, acc, ll))
     return out
+
+
+def _bits_to_reach(points: Sequence[dict], method: str, level: float, rate: str) -> float | None:
+    ok = [p[rate] for p in points if p["method"] == method and p["accuracy"] >= level]
+    return min(ok) if ok else None
+
+
+def savings(points: Sequence[dict], reference: float, rate: str, count: int = 21) -> list[dict]:
+    """For accuracy levels a from 0.95·``reference`` to ``reference``: the fewest bits per parameter
+    (column ``rate`` of the points, as dicts) with which each method reaches accuracy ≥ a, and
+    VBQ's saving 1 - vbq/uniform."""
+    rows = []
+    for level in np.linspace(0.95 * reference, reference, count):
+        v, u = _bits_to_reach(points, "vbq", level, rate), _bits_to_reach(points, "uniform", level, rate)
+        rows.append({"accuracy": float(level), "vbq": v, "uniform": u,
+                     "saving": None if v is None or u is None else 1.0 - v / u})
+    return rows

@@ -1,6 +1,6 @@
 """Build the shipped model files: train the VAE, then fit the VBQ tables on the training latents.
 
-    python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets --steps 4000 --seed 0 --threads 1
+    python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets --steps 22000 --seed 0 --threads 1
 
 Writes ``image-vae.safetensors`` and ``image-tables.safetensors`` and prints their sha256
 references (to be recorded in :mod:`codecframe_vbq.image.shipped`). ``--weights FILE`` skips
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--weights", type=Path, default=None, help="existing VAE weights: only refit the tables")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=22000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=8)
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latent", type=int, default=VAEConfig.latent)
     ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
     ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
+    ap.add_argument("--init-log-std", type=float, default=VAEConfig.init_log_std)
+    ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: none)")
     args = ap.parse_args(argv)
     import torch
 
@@ -70,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     weights = args.out_dir / VAE_FILE
     if args.weights is None:
-        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance)
-        model, stats = train(config, args.steps, args.seed, args.batch, args.crop, args.lr,
+        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance,
+                           args.init_log_std, args.layers)
+        model, stats = train(config, args.steps, args.seed, args.batch, args.crop, args.lr, None, args.clip or None,
                              log=lambda s: print(s, flush=True))
         model.eval()
         stats["validation"] = validate(model, data.load_split(data.VALIDATION))

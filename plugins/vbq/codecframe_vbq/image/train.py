@@ -41,8 +41,11 @@ def validate(model: ImageVAE, images: list[np.ndarray]) -> dict[str, float]:
 
 
 def train(config: VAEConfig, steps: int, seed: int, batch: int = 8, crop: int = 128, lr: float = 1e-3,
-          cpu_seconds: float | None = None, log=print) -> tuple[ImageVAE, dict]:
-    """Train for ``steps`` Adam steps (or until ``cpu_seconds`` of process CPU time); lr/10 for the last 20 %."""
+          cpu_seconds: float | None = None, clip: float | None = 1.0, log=print) -> tuple[ImageVAE, dict]:
+    """Train for ``steps`` Adam steps (or until ``cpu_seconds`` of process CPU time); lr/10 for the last 20 %.
+
+    Gradients are clipped to norm ``clip`` (None: no clipping), which keeps GDN stable at lr 1e-3.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images = data.load_split(data.TRAIN)
@@ -60,6 +63,8 @@ def train(config: VAEConfig, steps: int, seed: int, batch: int = 8, crop: int = 
         loss, parts = model.loss(x)
         opt.zero_grad()
         loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         if step % 100 == 0 or step == steps:
             row = {"step": step, "loss": float(loss.detach()), **parts, "cpu_s": time.process_time() - start}
@@ -90,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
     ap.add_argument("--init-log-std", type=float, default=VAEConfig.init_log_std)
     ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: none)")
     ap.add_argument("--cpu-seconds", type=float, default=None, help="stop early after this much CPU time")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, args.init_log_std,
                        args.layers)
-    model, stats = train(config, args.steps, args.seed, args.batch, args.crop, args.lr, args.cpu_seconds,
+    model, stats = train(config, args.steps, args.seed, args.batch, args.crop, args.lr, args.cpu_seconds, args.clip or None,
                          log=lambda s: print(s, flush=True))
     model.eval()
     stats["validation"] = validate(model, data.load_split(data.VALIDATION))

@@ -26,10 +26,10 @@ class VAEConfig:
 
     hidden: int = 64
     latent: int = 32
-    nonlinearity: str = "gdn"
+    nonlinearity: str = "relu"
     likelihood_variance: float = 0.001
-    init_log_std: float = 0.0
-    layers: int = 4
+    init_log_std: float = -3.0
+    layers: int = 3
 
 
 class GDN(nn.Module):
