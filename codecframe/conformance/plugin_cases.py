@@ -45,6 +45,22 @@ def _vbq(lam: float, coder: str, precision: int, r_max: int = 10) -> Make:
     return lambda: (_pipeline(quantizer, {"id": "fixed", "setting": {"lambda": lam}}, coder, precision), _latents(40))
 
 
+#: The VAE asset the image vectors' meta names (informative for decoding latents: specs/vbq.md §6).
+_VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
+
+
+def _vbq_image(lam: float, coder: str) -> Make:
+    def make() -> tuple[Pipeline, Mapping[str, Posterior]]:
+        from skimage import data  # noqa: PLC0415 - only the image vectors need it
+
+        from codecframe_vbq.image.codec import GROUP, ImageCodec  # noqa: PLC0415 - the plugin is optional
+
+        codec = ImageCodec(vae=_VAE_REF, entropy_coder=coder)
+        crop = np.ascontiguousarray(data.astronaut()[60:100, 180:236])
+        return codec.pipeline(lam), {GROUP: codec.posterior(crop)}
+    return make
+
+
 VBQ = ("vbq §1", "vbq §2", "vbq §4", "range-coder §5", "range-coder §5.1", "bitstream §5")
 
 
@@ -61,6 +77,27 @@ def _vbq_cases() -> list[PositiveCase | NegativeCase]:
             make=_vbq(lam, coder, precision),
             needs=needs,
         ))
+    for lam, coder in ((0.03, "range"), (0.3, "range"), (3.0, "rans")):
+        out.append(PositiveCase(
+            name=f"vbq-image-fitted-lambda-{lam:g}-{coder}".replace(".", "p"),
+            description=f"VBQ image container (specs/vbq.md §6): the shipped VAE's latents of a 40 x 56 crop of the "
+                        f"scikit-image astronaut, fitted mode with the shipped tables, λ = {lam:g}, {coder} at precision 24",
+            features=("vbq", "fitted", "asset", coder, "precision-24", "multi-row-table", "indexes", "image-container"),
+            spec_sections=("vbq §1", "vbq §2", "vbq §5", "vbq §5.1", "vbq §5.2", "vbq §6", "range-coder §5.1",
+                           "bitstream §5") + (("range-coder §3",) if coder == "range" else ("range-coder §4",)),
+            make=_vbq_image(lam, coder),
+            meta={"vbq_image": {"height": 40, "width": 56, "vae": _VAE_REF}},
+            needs=needs,
+        ))
+    out.append(NegativeCase(
+        name="neg-vbq-foreign-tables",
+        description="the VBQ tables reference replaced by the hash of a file nobody ships",
+        features=("hash-mismatched-asset",),
+        spec_sections=("vbq §5", "vbq §5.1", "bitstream §5"),
+        base="vbq-image-fitted-lambda-0p3-range",
+        mutate=header_edit(lambda h: h["pipeline"]["quantizer"].update(tables=FOREIGN_ASSET)),
+        expected_error="AssetError",
+    ))
     out.append(PositiveCase(
         name="vbq-adaptive-one-channel-r4",
         description="VBQ adaptive mode without a channel axis (one table row), r_max 4, λ = 0.2",
