@@ -31,6 +31,7 @@ def main() -> int:
     load_before = open("/proc/loadavg").read().split()[:3]
     t0 = time.perf_counter()
     result = evaluate(ImageCodec(), log=lambda s: print(s, file=sys.stderr, flush=True))
+    args.out.write_text(json.dumps(result))  # the raw points survive a failure in the summary
     summary = summarize(result)
     result.update(summary=summary, loadavg_before=load_before, loadavg_after=open("/proc/loadavg").read().split()[:3],
                   wall_s=time.perf_counter() - t0, torch_threads=args.threads, machine=platform.machine(),

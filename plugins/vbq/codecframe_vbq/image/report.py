@@ -57,13 +57,13 @@ def _at(curve, bpp: float) -> float | None:
 def _dominance(points, image, method, other, upper=math.inf, samples=200):
     """Smallest PSNR margin of ``method`` over ``other`` on their common rates (≤ upper), the rate
     where it occurs, and the lowest rate (if any) from which ``other`` is at least as good."""
-    a, b = _curve(points, method, image), _curve(points, other, image)
+    a, b = _frontier(*_curve(points, method, image)), _frontier(*_curve(points, other, image))
     if a[0].size == 0 or b[0].size == 0:
         return None
     lo, hi = max(a[0][0], b[0][0]), min(a[0][-1], b[0][-1], upper)
     if not hi > lo:
         return None
-    grid = np.exp(np.linspace(np.log(lo), np.log(hi), samples))
+    grid = np.clip(np.exp(np.linspace(np.log(lo), np.log(hi), samples)), lo, hi)
     diff = np.array([_at(a, x) - _at(b, x) for x in grid])
     worst = int(np.argmin(diff))
     below = np.flatnonzero(diff <= 0)

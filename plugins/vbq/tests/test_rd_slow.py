@@ -1,0 +1,60 @@
+"""The full R–D evaluation on the held-out images and the issue's orderings of the curves.
+
+Slow (about 2-4 minutes on 2 cores):  pytest -m slow plugins/vbq/tests/test_rd_slow.py
+
+Targets the measured curves miss are strict xfails: they run and document the shortfall (see
+docs/benchmarks.md, section VBQ), and start failing if a future model meets them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from codecframe_vbq.image.codec import ImageCodec
+from codecframe_vbq.image.evaluate import evaluate
+from codecframe_vbq.image.report import summarize
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def summary():
+    torch.set_num_threads(1)
+    return summarize(evaluate(ImageCodec()))
+
+
+def test_file_sizes_are_within_1_percent_of_ideal_plus_header(summary):
+    fv = summary["file_vs_ideal"]
+    assert 0 <= fv["max_overhead_vs_integer_model"] < 0.01
+    assert abs(fv["max_overhead_vs_float_model"]) < 0.01 and abs(fv["min_overhead_vs_float_model"]) < 0.01
+
+
+def test_vbq_beats_kmeans_per_channel(summary):
+    per = summary["bd_rate_vbq_vs"]["kmeans"]["per_image"]
+    assert all(v["psnr"] < -15 for v in per.values())
+
+
+def test_bd_rate_against_per_channel_range_uniform(summary):
+    assert summary["bd_rate_vbq_vs"]["uniform-range"]["mean_psnr"] <= -15
+
+
+@pytest.mark.xfail(strict=True, reason="measured -8 % (astronaut +12 %): target -15 % missed")
+def test_bd_rate_against_global_step_uniform(summary):
+    assert summary["bd_rate_vbq_vs"]["uniform-step"]["mean_psnr"] <= -15
+
+
+@pytest.mark.xfail(strict=True, reason="measured: up to 1.9 dB below uniform on astronaut around 0.25 bpp")
+def test_vbq_at_or_above_uniform_at_every_rate(summary):
+    for name in ("vbq_over_uniform-range", "vbq_over_uniform-step"):
+        assert all(d["min_margin_db"] >= 0 for d in summary["checks"][name].values())
+
+
+@pytest.mark.xfail(strict=True, reason="measured: JPEG overtakes VBQ at 0.2-0.41 bpp depending on the image")
+def test_vbq_beats_jpeg_up_to_half_a_bit_per_pixel(summary):
+    assert all(d["min_margin_db"] > 0 for d in summary["checks"]["vbq_over_jpeg_upto_0.5bpp"].values())
+
+
+@pytest.mark.xfail(strict=True, reason="measured: σ replaced by its channel mean is better (BD-rate of VBQ +15 %)")
+def test_uncertainty_helps(summary):
+    assert summary["bd_rate_vbq_vs"]["vbq-mean-sigma"]["mean_psnr"] < 0
