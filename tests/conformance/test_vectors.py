@@ -1,5 +1,7 @@
 """Backward compatibility: every stored vector still decodes exactly as recorded (or is still rejected)."""
 
+import json
+
 import pytest
 
 from codecframe.conformance import Corpus, InProcessDecoder, default_corpus
@@ -9,9 +11,10 @@ CORPUS = Corpus(default_corpus())
 NAMES = CORPUS.names()
 REQUIRED_FEATURES = {
     "positive": {"uniform", "range", "rans", "precision-12", "precision-16", "precision-24", "lagrangian",
-                 "empty-group", "extras", "meta", "minor-version", "optional-field", "provenance-only-roles"},
+                 "empty-group", "extras", "meta", "minor-version", "optional-field", "provenance-only-roles",
+                 "multi-row-table", "indexes", "asset", "vbq", "bayesq-grid", "bayesq-lloyd", "gmvq"},
     "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
-                 "trailing-garbage", "non-canonical-header"},
+                 "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream"},
 }
 
 
@@ -33,3 +36,12 @@ def test_corpus_covers_the_required_features():
 def test_vector_decodes_as_recorded(name):
     result = check_vector(CORPUS.vector(name), InProcessDecoder())
     assert result.passed, f"{name}: expected {result.expected}, got {result.got}: {result.detail}"
+
+
+@pytest.mark.parametrize("plugin, setting", [("vbq", "lambda"), ("bayesq-grid", "bits"), ("gmvq", "index_model")])
+def test_each_plugin_is_covered_at_several_rates(plugin, setting):
+    rates = set()
+    for vector in CORPUS.vectors():
+        if vector.kind == "positive" and vector.case["pipeline"]["quantizer"]["id"] == plugin:
+            rates |= {json.dumps(g["setting"][setting]) for g in vector.case["groups"]}
+    assert len(rates) >= 3, f"{plugin}: settings {sorted(rates)}"
