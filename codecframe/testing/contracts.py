@@ -51,7 +51,8 @@ __all__ = [
 ]
 
 #: Values a hostile file may put in place of any setting or side-info entry.
-HOSTILE_VALUES: tuple[Any, ...] = ("junk", -1, 0, 2**40, -(2**40), 1.5, [], [-1, 2**33], {}, None, True, b"\x00\xff")
+HOSTILE_VALUES: tuple[Any, ...] = ("junk", -1, 0, 2**40, -(2**40), 1.5, [], [-1, 2**33], {}, None, True, b"\x00\xff",
+                                   np.arange(3, dtype=np.int64), np.zeros((2, 2), np.float32), np.zeros(0, np.uint8))
 #: The precision every quantizer setting must be codable at (other precisions may be refused).
 DEFAULT_PRECISION = 16
 #: Seconds a decoder may take on a small malformed input before the check calls it a hang.

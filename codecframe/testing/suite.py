@@ -27,6 +27,7 @@ from ..registry import Registry, registry as default_registry
 from .contracts import KIND_CHECKS, ContractViolation
 
 __all__ = [
+    "ContractViolation",
     "Target",
     "Combination",
     "components",

@@ -1,7 +1,8 @@
 """Malformed files found by the fuzz campaign must raise a CodecframeError, never another exception.
 
-Each test is a minimal reproducer of a crash the campaign found (``benchmarks/fuzz``); all three
-(count/shape mismatch, unhashable dtype, empty shape with a 2^63-1 axis) are fixed in the core.
+Each test is a minimal reproducer of a crash the campaign found (``benchmarks/fuzz``). The first
+three (count/shape mismatch, unhashable dtype, empty shape with a 2^63-1 axis) are fixed in the
+core; those marked xfail(strict) are open in a plugin (remove the mark once fixed).
 """
 
 import numpy as np
@@ -45,3 +46,18 @@ def test_empty_shape_with_a_huge_axis():
 def test_other_malformed_group_records_are_rejected(changes):
     with pytest.raises(CodecframeError):
         decode(edited(**changes))
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="open: codecframe_gmvq tests an ndarray setting value for membership (ValueError)")
+def test_gmvq_setting_holding_an_array():
+    from codecframe.conformance import Corpus, default_corpus
+
+    corpus = Corpus(default_corpus())
+    if "gmvq-digits-usage-range-p16" not in corpus.names():
+        pytest.skip("no GM-VQ vector")
+    vector = corpus.vector("gmvq-digits-usage-range-p16")
+    data = surgery.rewrite_header(vector.file("stream.cfr"),
+                                  lambda h: h["groups"][0].update(setting={"index_model": np.arange(3)}))
+    with pytest.raises(CodecframeError):
+        decode(data)

@@ -15,8 +15,21 @@ def test_core_components_are_found():
             "entropy_coder:range", "entropy_coder:rans"} <= ids
 
 
+#: Contract violations found and reported but not yet fixed by the component's owner (strict: an
+#: entry fails once the component is fixed, so it cannot go stale).
+OPEN = {
+    "quantizer:gmvq": "codecframe_gmvq VectorQuantizer._index_model tests an ndarray setting value for membership "
+                      "in a tuple (ValueError, not a CodecframeError); found by the fuzz campaign",
+}
+
+
+def _marked(targets):
+    return [pytest.param(t, marks=pytest.mark.xfail(strict=True, raises=suite.ContractViolation, reason=f"open: {OPEN[str(t)]}"))
+            if str(t) in OPEN else t for t in targets]
+
+
 @pytest.mark.nojit
-@pytest.mark.parametrize("target", COMPONENTS, ids=str)
+@pytest.mark.parametrize("target", _marked(COMPONENTS), ids=str)
 def test_component_contract(target):
     suite.check(target)
 
