@@ -155,3 +155,13 @@ def test_jpeg_input_is_accepted(tmp_path, small):
     Image.fromarray(small).save(buf, format="JPEG", quality=90)
     (tmp_path / "in.jpg").write_bytes(buf.getvalue())
     assert cli(["image", "compress", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "j.cfr")]) == 0
+
+
+def test_demo_writes_real_files(tmp_path):
+    from codecframe_vbq.demo import run
+
+    rows = run(tmp_path)
+    assert len(rows) == 3 and all(r["plugin"] == "vbq" for r in rows)
+    files = sorted(tmp_path.glob("*.cfr"))
+    assert sorted(8 * f.stat().st_size for f in files) == sorted(r["bits"] for r in rows)
+    assert rows[-1]["bits_per_element"] <= 0.3
