@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..conformance import CommandDecoder, Corpus, InProcessDecoder, default_corpus, generate, run
-from ..conformance.coverage import coverage_table, replace_marked
+from ..conformance.coverage import coverage_table, replace_marked, vector_table
 from ..conformance.decoding import decode_with_symbols
 from ..errors import CodecframeError, InputError
 from ..io import atomic_write, read_bytes
@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("coverage", help="print the spec-section -> vectors table (Markdown)")
     p.add_argument("--corpus", type=Path, help=f"vector directory (default: {default_corpus()})")
     p.add_argument("--spec", help="only sections of this spec (e.g. bitstream, range-coder, vbq)")
+    p.add_argument("--vectors", action="store_true",
+                   help="list the vectors of --spec with their expected outcome instead of the section table")
     p.add_argument("--update", type=Path, metavar="FILE.md",
                    help="write the table between <!-- coverage:start --> and <!-- coverage:end --> in FILE.md")
     p.set_defaults(func=cmd_coverage)
@@ -113,7 +115,10 @@ def _load_cases(spec: str) -> list:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    table = coverage_table(_corpus(args.corpus), args.spec)
+    if args.vectors and not args.spec:
+        raise InputError("--vectors needs --spec")
+    corpus = _corpus(args.corpus)
+    table = vector_table(corpus, args.spec) if args.vectors else coverage_table(corpus, args.spec)
     if args.update:
         atomic_write(args.update, replace_marked(args.update.read_text(), table).encode())
         print(f"updated the coverage table in {args.update}")

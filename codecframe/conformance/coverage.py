@@ -6,7 +6,7 @@ import re
 
 from .corpus import Corpus, CorpusError
 
-__all__ = ["coverage", "coverage_table", "replace_marked", "START", "END"]
+__all__ = ["coverage", "coverage_table", "vector_table", "replace_marked", "START", "END"]
 
 #: Markers around a generated coverage table in a Markdown file.
 START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
@@ -38,6 +38,23 @@ def coverage_table(corpus: Corpus, spec: str | None = None) -> str:
         pos = ", ".join(f"`{n}`" for n in names["positive"]) or "—"
         neg = ", ".join(f"`{n}`" for n in names["negative"]) or "—"
         lines.append(f"| {section} | {pos} | {neg} |")
+    return "\n".join(lines)
+
+
+def vector_table(corpus: Corpus, spec: str) -> str:
+    """A Markdown list of the vectors that exercise ``spec``: what each checks and its expected outcome."""
+    lines = ["| vector | kind | sections | expected |", "|---|---|---|---|"]
+    for vector in corpus.vectors():
+        sections = [s for s in vector.case.get("spec_sections", []) if _key(s)[0] == spec]
+        if not sections:
+            continue
+        if vector.kind == "positive":
+            sym = "; ".join(f"`{g['name']}` symbols `{g['symbols_sha256'][:16]}…`" for g in vector.case["groups"])
+            expected = f"decodes exactly ({sym})"
+        else:
+            expected = f"*{vector.case['expected_error']}*"
+        nums = ", ".join(f"§{s.split('§', 1)[1]}" for s in sections)
+        lines.append(f"| `{vector.name}` | {vector.kind} | {nums} | {expected} |")
     return "\n".join(lines)
 
 

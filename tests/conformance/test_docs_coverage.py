@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from codecframe.conformance import Corpus, default_corpus
-from codecframe.conformance.coverage import coverage, coverage_table, replace_marked
+from codecframe.conformance.coverage import coverage, coverage_table, replace_marked, vector_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
 
@@ -20,3 +20,11 @@ def test_every_core_spec_section_with_rules_has_a_vector():
                     "bitstream §7.2", "range-coder §3", "range-coder §4", "range-coder §5"):
         assert any(s == section or s.startswith(section + ".") for s in table), section
     assert all(table[s]["negative"] for s in ("bitstream §2", "bitstream §3", "bitstream §4", "bitstream §5"))
+
+
+def test_vector_table_lists_outcomes_per_spec():
+    corpus = Corpus(default_corpus())
+    table = vector_table(corpus, "bitstream")
+    assert "| `neg-trailing-garbage` | negative | §2 | *TrailingDataError* |" in table
+    assert "`core-uniform-range-p16` | positive" in table and "decodes exactly" in table
+    assert "gmvq-digits" not in table
