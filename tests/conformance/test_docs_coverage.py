@@ -27,4 +27,4 @@ def test_vector_table_lists_outcomes_per_spec():
     table = vector_table(corpus, "bitstream")
     assert "| `neg-trailing-garbage` | negative | §2 | *TrailingDataError* |" in table
     assert "`core-uniform-range-p16` | positive" in table and "decodes exactly" in table
-    assert "gmvq-digits" not in table
+    assert "neg-gmvq-dtype-float64" not in table  # a GM-VQ-only vector
