@@ -2,7 +2,8 @@
 
 Each test is a minimal reproducer of a crash the campaign found (``benchmarks/fuzz``). The first
 three (count/shape mismatch, unhashable dtype, empty shape with a 2^63-1 axis) are fixed in the
-core; those marked xfail(strict) are open in a plugin (remove the mark once fixed).
+core, and the GM-VQ setting check in its plugin. Mark a newly found, not yet fixed defect
+xfail(strict=True) and remove the mark with the fix.
 """
 
 import numpy as np
@@ -48,8 +49,6 @@ def test_other_malformed_group_records_are_rejected(changes):
         decode(edited(**changes))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="open: codecframe_gmvq tests an ndarray setting value for membership (ValueError)")
 def test_gmvq_setting_holding_an_array():
     from codecframe.conformance import Corpus, default_corpus
 

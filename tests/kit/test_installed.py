@@ -17,10 +17,7 @@ def test_core_components_are_found():
 
 #: Contract violations found and reported but not yet fixed by the component's owner (strict: an
 #: entry fails once the component is fixed, so it cannot go stale).
-OPEN = {
-    "quantizer:gmvq": "codecframe_gmvq VectorQuantizer._index_model tests an ndarray setting value for membership "
-                      "in a tuple (ValueError, not a CodecframeError); found by the fuzz campaign",
-}
+OPEN: dict[str, str] = {}
 
 
 def _marked(targets):

@@ -77,7 +77,8 @@ class VectorQuantizer(Quantizer):
         return {"index_model": self.config.model}
 
     def _index_model(self, setting: Mapping[str, Any]) -> str:
-        if set(setting) != {"index_model"} or setting["index_model"] not in INDEX_MODELS:
+        value = setting.get("index_model") if set(setting) == {"index_model"} else None
+        if not isinstance(value, str) or value not in INDEX_MODELS:
             raise ConfigError(
                 f"{self.describe()}: setting must be {{'index_model': one of {', '.join(INDEX_MODELS)}}}, got {dict(setting)!r}"
             )
