@@ -3,6 +3,9 @@
 Writes the raw points and summary (JSON), the tables (Markdown) and the plot (PNG).
 
     python benchmarks/vbq/rd.py --out benchmarks/vbq/rd.json --plot docs/vbq-rd.png
+
+``--no-length-correction`` refits the shipped VAE's tables with raw lengths n (one pass) and runs
+VBQ without the second pass (the ablation of the paper's length-overhead correction).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 import torch
 
 from codecframe_vbq.image.codec import ImageCodec
-from codecframe_vbq.image.evaluate import evaluate
+from codecframe_vbq.fit import fit_tables
+from codecframe_vbq.image.evaluate import evaluate, training_latents
+from codecframe_vbq.quantizer import use_tables
 from codecframe_vbq.image.report import markdown, plot, summarize
 
 
@@ -26,11 +31,20 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/vbq/rd.json"))
     ap.add_argument("--plot", type=Path, default=Path("docs/vbq-rd.png"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-length-correction", action="store_true")
+    ap.add_argument("--methods", nargs="+", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_before = open("/proc/loadavg").read().split()[:3]
     t0 = time.perf_counter()
-    result = evaluate(ImageCodec(), log=lambda s: print(s, file=sys.stderr, flush=True))
+    codec = ImageCodec()
+    if args.no_length_correction:
+        tables = codec.quantizer.tables
+        means, stds = training_latents(codec)
+        refit = fit_tables(means, stds, tables.lambdas, tables.r_max, tables.backoff_shift,
+                           {"ablation": "no length correction"}, length_correction=False)
+        codec = ImageCodec(codec.vae_ref, use_tables(refit), quantizer_options={"length_correction": False})
+    result = evaluate(codec, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True))
     args.out.write_text(json.dumps(result))  # the raw points survive a failure in the summary
     summary = summarize(result)
     result.update(summary=summary, loadavg_before=load_before, loadavg_after=open("/proc/loadavg").read().split()[:3],

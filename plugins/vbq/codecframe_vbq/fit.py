@@ -42,12 +42,14 @@ def fit_tables(
     r_max: int = 10,
     backoff_shift: int = 5,
     info: dict | None = None,
+    length_correction: bool = True,
 ) -> VBQTables:
     """Tables for C channels from training posteriors ``means``/``stds`` of shape (C, N).
 
     Grid points: the empirical quantiles of each channel's means. For every λ: pass 1 searches
     with raw lengths n and fits the length overhead from its level counts; pass 2 searches with
     the corrected lengths and records the index histogram (halved until within the count limit).
+    Without ``length_correction`` the lengths stay n and one pass gives the histogram.
     """
     means, stds = _check_latents(means, stds)
     r = check_r_max(r_max)
@@ -67,9 +69,12 @@ def fit_tables(
     limit = max_histogram_total(r, backoff_shift)
     for j, value in enumerate(lam):
         search(mu, sd, chan, points, guide, raw, float(value), out)
-        level_counts = np.stack([np.bincount(lev[out[c * n:(c + 1) * n]], minlength=r + 1) for c in range(channels)])
-        lengths[j] = length_overhead(level_counts)
-        search(mu, sd, chan, points, guide, lengths[j], float(value), out)
+        if length_correction:
+            level_counts = np.stack([np.bincount(lev[out[c * n:(c + 1) * n]], minlength=r + 1) for c in range(channels)])
+            lengths[j] = length_overhead(level_counts)
+            search(mu, sd, chan, points, guide, lengths[j], float(value), out)
+        else:
+            lengths[j] = raw
         for c in range(channels):
             h = np.bincount(out[c * n:(c + 1) * n], minlength=grid_size(r)).astype(np.int64)
             while h.sum() > limit:

@@ -210,3 +210,13 @@ def test_errors_are_codecframe_errors_for_hostile_side_info():
             bad = qz.__class__(qz.symbols, qz.setting, side, qz.shape, qz.dtype)
             q.symbol_model(bad, 16)
             q.dequantize(bad)
+
+
+def test_fit_without_length_correction_keeps_raw_lengths():
+    rng = np.random.default_rng(3)
+    means, stds = rng.standard_normal((2, 400)), np.exp(rng.normal(-1, 0.5, (2, 400)))
+    plain = fit_tables(means, stds, (0.5, 4.0), length_correction=False)
+    np.testing.assert_array_equal(plain.lengths, np.broadcast_to(np.arange(11.0), plain.lengths.shape))
+    corrected = fit_tables(means, stds, (0.5, 4.0))
+    assert not np.array_equal(corrected.lengths, plain.lengths)
+    assert plain.hist.sum() == corrected.hist.sum() == 2 * 2 * 400
