@@ -165,3 +165,25 @@ def test_demo_writes_real_files(tmp_path):
     files = sorted(tmp_path.glob("*.cfr"))
     assert sorted(8 * f.stat().st_size for f in files) == sorted(r["bits"] for r in rows)
     assert rows[-1]["bits_per_element"] <= 0.3
+
+
+@pytest.mark.parametrize("change", ["huge", "zero", "shape", "channels", "vae", "no_meta"])
+def test_inconsistent_image_headers_are_refused_before_decoding(small, change):
+    box = container.read(ImageCodec().encode(small, 1.0).data)
+    header = {k: v for k, v in box.header.items() if k != "streams"}
+    info = dict(header["meta"]["vbq_image"])
+    group = dict(header["groups"][0])
+    if change == "huge":
+        info.update(height=1 << 20, width=1 << 20)
+    elif change == "zero":
+        info["height"] = 0
+    elif change == "shape":
+        group["shape"] = [32, 99, 99]
+    elif change == "channels":
+        group["shape"] = [31, *group["shape"][1:]]
+    elif change == "vae":
+        info["vae"] = "sha256:nothex"
+    header["meta"] = {} if change == "no_meta" else {"vbq_image": info}
+    header["groups"] = [group]
+    with pytest.raises(FormatError):
+        ImageCodec.decode(container.write(header, list(box.streams)))

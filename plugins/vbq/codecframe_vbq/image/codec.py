@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from codecframe import Pipeline, decode as decode_container
+from codecframe import Pipeline, container, decode as decode_container
 from codecframe.assets import load_asset, parse_ref
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import CodecframeError, FormatError, InputError
 
 from ..quantizer import VBQQuantizer, _check_lambda
+from .files import MAX_PIXELS
 from .shipped import TABLES_REF, VAE_REF
 from .vae import DOWNSAMPLING, ImageVAE
 from .weights import load_vae
@@ -129,27 +130,43 @@ class ImageCodec:
     # ------------------------------------------------------------------ decoder
     @staticmethod
     def decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]]:
-        """uint8 RGB image and the container header from ``data`` (any codec instance's output)."""
+        """uint8 RGB image and the container header from ``data`` (any codec instance's output).
+
+        The header is checked (image size within :data:`~.files.MAX_PIXELS`, latent shape, VAE
+        reference and channel count) before any symbol is decoded.
+        """
         import torch
 
+        h, w, model = _check_image_header(container.read(data).header)
         decoded = decode_container(data)
-        info = decoded.meta.get(META_KEY)
-        if not isinstance(info, dict) or set(info) != {"height", "width", "vae"}:
-            raise FormatError(f"not a VBQ image container: meta entry {META_KEY!r} with height, width, vae is missing")
-        h, w, ref = info["height"], info["width"], info["vae"]
-        latent = decoded.arrays.get(GROUP)
-        if latent is None or latent.ndim != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in (h, w)):
-            raise FormatError("VBQ image container: no 3-D 'latent' group or a non-integer image size")
-        if latent.shape[1:] != (-(-h // DOWNSAMPLING), -(-w // DOWNSAMPLING)) or h < 1 or w < 1:
-            raise FormatError(f"VBQ image container: latent shape {latent.shape} does not fit a {w}x{h} image")
-        try:
-            parse_ref(ref)
-        except CodecframeError:
-            raise FormatError(f"VBQ image container: malformed VAE reference {ref!r}") from None
-        model = load_model(ref)[0]
-        if latent.shape[0] != model.config.latent:
-            raise FormatError(f"VBQ image container: {latent.shape[0]} latent channels, the VAE has {model.config.latent}")
+        latent = decoded.arrays[GROUP]
         with torch.no_grad():
             x = model.decode(torch.from_numpy(np.ascontiguousarray(latent, np.float32))[None])[0].numpy()
         image = np.clip(np.rint(x.transpose(1, 2, 0)[:h, :w] * 255.0), 0, 255).astype(np.uint8)
         return image, decoded.header
+
+
+def _check_image_header(header: dict[str, Any]) -> tuple[int, int, ImageVAE]:
+    """Image height, width and VAE of a VBQ image container header; FormatError if inconsistent."""
+    meta = header.get("meta")
+    info = meta.get(META_KEY) if isinstance(meta, dict) else None
+    if not isinstance(info, dict) or set(info) != {"height", "width", "vae"}:
+        raise FormatError(f"not a VBQ image container: meta entry {META_KEY!r} with height, width, vae is missing")
+    h, w, ref = info["height"], info["width"], info["vae"]
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in (h, w)) or h * w > MAX_PIXELS:
+        raise FormatError(f"VBQ image container: image size {w!r}x{h!r} is not 1..{MAX_PIXELS} pixels")
+    groups = header.get("groups")
+    record = groups[0] if isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict) else {}
+    shape = record.get("shape")
+    if record.get("name") != GROUP or not isinstance(shape, list) or len(shape) != 3:
+        raise FormatError(f"VBQ image container: needs exactly one 3-D group {GROUP!r}")
+    if list(shape[1:]) != [-(-h // DOWNSAMPLING), -(-w // DOWNSAMPLING)]:
+        raise FormatError(f"VBQ image container: latent shape {shape} does not fit a {w}x{h} image")
+    try:
+        parse_ref(ref)
+    except CodecframeError:
+        raise FormatError(f"VBQ image container: malformed VAE reference {ref!r}") from None
+    model = load_model(ref)[0]
+    if shape[0] != model.config.latent:
+        raise FormatError(f"VBQ image container: {shape[0]} latent channels, the VAE has {model.config.latent}")
+    return h, w, model
