@@ -22,7 +22,7 @@ from .prior import knot_points, quantile_knots
 from .search import GUIDE_BUCKETS, build_guide, search
 from .tables import MAX_COUNT_SUM, VBQTables
 
-__all__ = ["VBQQuantizer", "load_tables", "use_tables"]
+__all__ = ["VBQQuantizer", "check_lambda", "load_tables", "use_tables"]
 
 #: Smallest posterior std accepted (the smallest normal float64), so that 1/σ stays finite.
 MIN_STD = float(np.finfo(np.float64).tiny)
@@ -44,7 +44,7 @@ def use_tables(tables: VBQTables) -> str:
     return ref
 
 
-def _check_lambda(value: Any, where: str) -> float:
+def check_lambda(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{where}: λ must be a finite number > 0, got {value!r}")
     return float(value)
@@ -85,12 +85,12 @@ class VBQQuantizer(Quantizer):
             if self.tables is not None:
                 parse_ref(self.tables)
             check_r_max(self.r_max, f"{where}: r_max")
-            _check_lambda(self.default_lambda, f"{where}: default_lambda")
+            check_lambda(self.default_lambda, f"{where}: default_lambda")
             if self.lambdas is not None:
                 if not self.lambdas:
                     raise ConfigError(f"{where}: lambdas must not be empty (or null for the default grid)")
                 for value in self.lambdas:
-                    _check_lambda(value, f"{where}: lambdas")
+                    check_lambda(value, f"{where}: lambdas")
             if not 1 <= self.knots <= MAX_KNOTS:
                 raise ConfigError(f"{where}: knots must be in 1..{MAX_KNOTS}, got {self.knots}")
 
@@ -158,7 +158,7 @@ class VBQQuantizer(Quantizer):
     def _lambda(self, setting: Mapping[str, Any]) -> float:
         if not isinstance(setting, Mapping) or set(setting) != {"lambda"}:
             raise ConfigError(f"{self.describe()}: setting must be {{'lambda': λ}}, got {setting!r}")
-        return _check_lambda(setting["lambda"], f"{self.describe()}: setting")
+        return check_lambda(setting["lambda"], f"{self.describe()}: setting")
 
     # ------------------------------------------------------------------ channels
     def _axis(self, shape: tuple[int, ...]) -> int | None:

@@ -19,7 +19,7 @@ from codecframe.assets import load_asset, parse_ref
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import CodecframeError, FormatError, InputError
 
-from ..quantizer import VBQQuantizer, _check_lambda
+from ..quantizer import VBQQuantizer, check_lambda
 from .files import MAX_PIXELS
 from .shipped import TABLES_REF, VAE_REF
 from .vae import DOWNSAMPLING, ImageVAE
@@ -86,11 +86,11 @@ class ImageCodec:
 
     def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float) -> bytes:
         meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref}}
-        return self.pipeline(_check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
+        return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
 
     def encode(self, image: np.ndarray, lam: float) -> Encoded:
         """Compress at λ (larger λ: fewer bits)."""
-        _check_lambda(lam, "--lambda")
+        check_lambda(lam, "--lambda")
         data = self.encode_posterior(self.posterior(image), image.shape[:2], lam)
         return Encoded(data, float(lam), 8 * len(data) / (image.shape[0] * image.shape[1]))
 
