@@ -45,6 +45,7 @@ def use_tables(tables: VBQTables) -> str:
 
 
 def check_lambda(value: Any, where: str) -> float:
+    """``value`` as a float if it is a finite number > 0, else ConfigError naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{where}: λ must be a finite number > 0, got {value!r}")
     return float(value)
