@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from codecframe.io import read_bytes
 
 __all__ = ["register"]
@@ -51,6 +49,8 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
+    import torch
+
     from .api import quantize
     from .examples.zoo import load_example
     from .metrics import evaluate, log_probs
@@ -73,11 +73,13 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    import codecframe
+
     from .api import load
     from .examples.zoo import load_example
     from .metrics import evaluate, log_probs
-
-    import codecframe
 
     torch.set_num_threads(1)
     data = read_bytes(args.input)
