@@ -60,3 +60,19 @@ def test_gmvq_setting_holding_an_array():
                                   lambda h: h["groups"][0].update(setting={"index_model": np.arange(3)}))
     with pytest.raises(CodecframeError):
         decode(data)
+
+
+def test_bayesq_group_with_no_rows():
+    """Found by the campaign: a zero-row group reached ``min()`` of an empty per-row width array."""
+    from codecframe.conformance import Corpus, default_corpus
+
+    corpus = Corpus(default_corpus())
+    names = [n for n in corpus.names() if n.startswith("bayesq-grid")]
+    if not names:
+        pytest.skip("no BayesQ vector")
+    data = surgery.rewrite_header(corpus.vector(names[0]).file("stream.cfr"),
+                                  lambda h: h["groups"][0].update(shape=[0, 4], count=0))
+    try:
+        decode(data)
+    except CodecframeError:
+        pass

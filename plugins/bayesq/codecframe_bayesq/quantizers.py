@@ -130,8 +130,7 @@ class _RowQuantizer(Quantizer):
         if not all(isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)) for b in values):
             raise ConfigError(f"{self.describe()}: bits must be integers, got {bits!r}")
         arr = np.array([int(b) if -2**62 < int(b) < 2**62 else 0 for b in values], np.int64)
-        arr = arr.astype(np.int64)
-        if arr.min() < MIN_BITS or arr.max() > MAX_BITS:
+        if arr.size and (arr.min() < MIN_BITS or arr.max() > MAX_BITS):
             raise ConfigError(f"{self.describe()}: bits must be in {MIN_BITS}..{MAX_BITS}, got {arr.min()}..{arr.max()}")
         return arr
 
