@@ -23,7 +23,7 @@ from ..fit import DEFAULT_LAMBDAS, fit_tables
 from . import data
 from .codec import ImageCodec
 from .evaluate import training_latents
-from .train import train, validate
+from .train import add_training_arguments, train, validate
 from .vae import VAEConfig
 from .weights import save_vae
 
@@ -54,18 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--weights", type=Path, default=None, help="existing VAE weights: only refit the tables")
     ap.add_argument("--steps", type=int, default=22000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--hidden", type=int, default=VAEConfig.hidden)
-    ap.add_argument("--latent", type=int, default=VAEConfig.latent)
-    ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
-    ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
-    ap.add_argument("--init-log-std", type=float, default=VAEConfig.init_log_std)
-    ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
-    ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: none)")
+    add_training_arguments(ap)
     args = ap.parse_args(argv)
     import torch
 

@@ -80,10 +80,8 @@ def train(config: VAEConfig, steps: int, seed: int, batch: int = 8, crop: int = 
                    "history": history}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=3000)
+def add_training_arguments(ap: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``build``: seed, threads, optimiser and VAE shape."""
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=8)
@@ -96,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init-log-std", type=float, default=VAEConfig.init_log_std)
     ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
     ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: none)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=3000)
+    add_training_arguments(ap)
     ap.add_argument("--cpu-seconds", type=float, default=None, help="stop early after this much CPU time")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
