@@ -76,3 +76,14 @@ def test_bayesq_group_with_no_rows():
         decode(data)
     except CodecframeError:
         pass
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="open: Registry.entry tests a header provenance value for truth (an ndarray raises ValueError)")
+def test_provenance_distribution_holding_an_array():
+    def edit(h):
+        h["pipeline"]["quantizer"]["id"] = "no-such-quantizer"
+        h["provenance"]["quantizer"] = {"distribution": np.zeros(0, np.uint8), "version": "1"}
+
+    with pytest.raises(CodecframeError):
+        decode(surgery.rewrite_header(DATA, edit))
