@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--corpus", type=Path, help=f"vector directory (default: {default_corpus()})")
     p.add_argument("--spec", help="only sections of this spec (e.g. bitstream, range-coder, vbq)")
     p.add_argument("--vectors", action="store_true",
-                   help="list the vectors of --spec with their expected outcome instead of the section table")
+                   help="also list the vectors of --spec with their expected outcome")
     p.add_argument("--update", type=Path, metavar="FILE.md",
                    help="write the table between <!-- coverage:start --> and <!-- coverage:end --> in FILE.md")
     p.set_defaults(func=cmd_coverage)
@@ -118,7 +118,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     if args.vectors and not args.spec:
         raise InputError("--vectors needs --spec")
     corpus = _corpus(args.corpus)
-    table = vector_table(corpus, args.spec) if args.vectors else coverage_table(corpus, args.spec)
+    table = coverage_table(corpus, args.spec)
+    if args.vectors:
+        table += "\n\n" + vector_table(corpus, args.spec)
     if args.update:
         atomic_write(args.update, replace_marked(args.update.read_text(), table).encode())
         print(f"updated the coverage table in {args.update}")

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from codecframe.conformance import Corpus, default_corpus
 from codecframe.conformance.coverage import coverage, coverage_table, replace_marked, vector_table
 
@@ -28,3 +30,13 @@ def test_vector_table_lists_outcomes_per_spec():
     assert "| `neg-trailing-garbage` | negative | §2 | *TrailingDataError* |" in table
     assert "`core-uniform-range-p16` | positive" in table and "decodes exactly" in table
     assert "neg-gmvq-dtype-float64" not in table  # a GM-VQ-only vector
+
+
+@pytest.mark.parametrize("spec", ["vbq", "bayesq", "gmvq"])
+def test_plugin_spec_vector_tables_are_current(spec):
+    path = DOC.parents[1] / "specs" / f"{spec}.md"
+    text = path.read_text()
+    corpus = Corpus(default_corpus())
+    expected = coverage_table(corpus, spec) + "\n\n" + vector_table(corpus, spec)
+    assert replace_marked(text, expected) == text, (
+        f"run: codecframe conformance coverage --spec {spec} --vectors --update specs/{spec}.md")
