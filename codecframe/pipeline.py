@@ -340,7 +340,9 @@ def decode(data: bytes, *, registry: Registry | None = None, progress: Progress 
         cid = config[role].get("id")
         if not isinstance(cid, str):
             raise FormatError(f"header pipeline.{role} has no string id")
-        hint = provenance.get(role) if isinstance(provenance.get(role), dict) else None
+        hint = provenance.get(role)
+        if not (isinstance(hint, dict) and all(isinstance(v, str) for v in hint.values())):
+            hint = None  # provenance only improves messages; malformed provenance is ignored
         parts.append(reg.create(role, config[role], hint=hint))
     quantizer, coder = parts
     if set(quantizer.model_kinds) - set(coder.model_kinds):

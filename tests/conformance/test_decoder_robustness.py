@@ -78,8 +78,6 @@ def test_bayesq_group_with_no_rows():
         pass
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="open: Registry.entry tests a header provenance value for truth (an ndarray raises ValueError)")
 def test_provenance_distribution_holding_an_array():
     def edit(h):
         h["pipeline"]["quantizer"]["id"] = "no-such-quantizer"
