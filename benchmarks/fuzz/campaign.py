@@ -32,29 +32,10 @@ sys.path.insert(0, str(HERE))
 import harness  # noqa: E402
 
 from codecframe.conformance import Corpus, default_corpus  # noqa: E402
+from codecframe.testing.fuzz import mutate_bytes  # noqa: E402
 from codecframe.io import atomic_write  # noqa: E402
 
 _STAT = re.compile(r"stat::(\w+):\s+(\d+)")
-
-
-def mutate_bytes(rng: np.random.Generator, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(int(rng.integers(1, 6))):
-        op, pos = int(rng.integers(0, 6)), int(rng.integers(0, max(len(buf), 1)))
-        if op == 0 and buf:
-            buf[pos % len(buf)] ^= 1 << int(rng.integers(0, 8))
-        elif op == 1 and buf:
-            buf[pos % len(buf)] = int(rng.integers(0, 256))
-        elif op == 2:
-            del buf[pos:]
-        elif op == 3:
-            buf[pos:pos] = rng.bytes(int(rng.integers(1, 9)))
-        elif op == 4 and buf:
-            end = min(len(buf), pos + 8)
-            buf[pos:end] = bytes([0xFF if rng.random() < 0.5 else 0]) * (end - pos)
-        elif buf:
-            del buf[pos : pos + int(rng.integers(1, 9))]
-    return bytes(buf)
 
 
 def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts: Path, vectors: Corpus) -> dict:

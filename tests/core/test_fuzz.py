@@ -9,6 +9,7 @@ from codecframe import container
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import CodecframeError
 from codecframe.pipeline import Pipeline, decode
+from codecframe.testing.fuzz import mutate_bytes
 
 
 def seeds() -> list[bytes]:
@@ -21,32 +22,13 @@ def seeds() -> list[bytes]:
     return out
 
 
-def mutate(rng: np.random.Generator, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(int(rng.integers(1, 5))):
-        op = int(rng.integers(0, 5))
-        pos = int(rng.integers(0, max(len(buf), 1)))
-        if op == 0 and buf:
-            buf[pos % len(buf)] ^= 1 << int(rng.integers(0, 8))
-        elif op == 1 and buf:
-            buf[pos % len(buf)] = int(rng.integers(0, 256))
-        elif op == 2:
-            del buf[pos:]
-        elif op == 3:
-            buf[pos:pos] = rng.bytes(int(rng.integers(1, 9)))
-        elif buf:
-            end = min(len(buf), pos + 8)
-            buf[pos:end] = b"\xff" * (end - pos)
-    return bytes(buf)
-
-
 def mutate_inside(rng: np.random.Generator, data: bytes) -> bytes:
     """Mutate a stream payload or a group's count, then re-wrap with valid checksums (reaches the coders)."""
     box = container.read(data)
     header = {k: v for k, v in box.header.items() if k != "streams"}
     streams = list(box.streams)
     if rng.random() < 0.7:
-        streams[0] = mutate(rng, streams[0])
+        streams[0] = mutate_bytes(rng, streams[0])
     else:
         header["groups"][0]["count"] = int(rng.choice([0, 1, 127, 129, 4096, 2**20, 2**31 - 1]))
     return container.write(header, streams)
@@ -63,7 +45,7 @@ def fuzz(n: int, seed: int = 0) -> dict[str, float]:
     stats = {"ok": 0, "rejected": 0, "slowest_s": 0.0}
     for i in range(n):
         source = base[i % len(base)]
-        data = mutate(rng, source) if i % 2 else mutate_inside(rng, source)
+        data = mutate_bytes(rng, source) if i % 2 else mutate_inside(rng, source)
         t0 = time.perf_counter()
         try:
             decode(data)
