@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SKIP = "<!-- docs-test: skip -->"
 
+
 def python_blocks(text: str) -> list[tuple[int, str]]:
     """(line number, code) of each fenced ``python`` block not preceded by the skip marker."""
     blocks = []
