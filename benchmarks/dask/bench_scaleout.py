@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import tempfile
 import time
@@ -62,8 +61,15 @@ def stored_digests(path: Path) -> dict[str, str]:
 
 
 def worker_memory() -> dict[str, int]:
-    """Current RSS and lifetime peak RSS of this worker process, in bytes."""
-    return {"rss": psutil.Process().memory_info().rss, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    """Current RSS and peak RSS since the last :func:`reset_peak` of this worker process, in bytes (Linux)."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    kib = {key: int(status[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+    return {"rss": kib["VmRSS"] * 1024, "peak": kib["VmHWM"] * 1024}
+
+
+def reset_peak() -> None:
+    """Reset this process's peak RSS (VmHWM) to its current RSS, so startup and warm-up peaks do not count."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def run_serial(args, config, store: Path) -> dict:
@@ -80,6 +86,7 @@ def run_serial(args, config, store: Path) -> dict:
 def run_cluster(args, config, n_workers: int, store: Path) -> dict:
     with cfdask.local_cluster(n_workers=n_workers, memory_limit=None) as cluster, distributed.Client(cluster) as client:
         cfdask.warm_up(client, config)
+        client.run(reset_peak)
         before = client.run(worker_memory)
         start = time.perf_counter()
         cfdask.to_zarr(source(args.chunks, args.chunk_rows), str(store), config)

@@ -17,6 +17,8 @@ __all__ = ["UniformQuantizer"]
 
 #: Largest alphabet (max - min + 1 symbols) one group may use.
 MAX_ALPHABET = 1 << 16
+#: Elements per slice of float64 working memory in quantize and dequantize.
+_SLICE = 1 << 16
 
 
 def _check_step(step: Any, where: str) -> float:
@@ -62,19 +64,24 @@ class UniformQuantizer(Quantizer):
     def quantize(self, posterior: Posterior, setting: Mapping[str, Any]) -> Quantized:
         step = self._step(setting)
         mean = np.asarray(posterior.mean)  # type: ignore[attr-defined]
-        scaled = mean.astype(np.float64).ravel()  # one float64 working copy, rounded in place
-        np.divide(scaled, step, out=scaled)
-        np.rint(scaled, out=scaled)
-        if scaled.size and np.max(np.abs(scaled)) >= 2**31 - 1:
-            raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
-        symbols = scaled.astype(np.int32)
+        flat = mean.reshape(-1)
+        symbols = np.empty(flat.size, np.int32)
+        for start in range(0, flat.size, _SLICE):  # float64 work in slices: no group-sized temporaries
+            scaled = flat[start : start + _SLICE].astype(np.float64)
+            np.divide(scaled, step, out=scaled)
+            np.rint(scaled, out=scaled)
+            if max(-scaled.min(), scaled.max()) >= 2**31 - 1:
+                raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
+            symbols[start : start + _SLICE] = scaled
         lo = int(symbols.min()) if symbols.size else 0
         hi = int(symbols.max()) if symbols.size else 0
         if hi - lo + 1 > MAX_ALPHABET:
             raise InputError(
                 f"{self.describe()}: step {step} gives {hi - lo + 1} distinct levels, more than {MAX_ALPHABET}; use a larger step"
             )
-        counts = np.bincount(symbols - lo, minlength=hi - lo + 1) if symbols.size else np.zeros(1, np.int64)
+        counts = np.zeros(hi - lo + 1, np.int64)
+        for start in range(0, symbols.size, _SLICE):  # bincount copies its input to intp: slice it
+            counts += np.bincount(symbols[start : start + _SLICE] - lo, minlength=hi - lo + 1)
         side = {"lo": lo, "counts": [int(c) for c in counts]}
         return Quantized(symbols, {"step": step}, side, tuple(mean.shape), mean.dtype.name)
 
@@ -95,6 +102,8 @@ class UniformQuantizer(Quantizer):
 
     def dequantize(self, q: Quantized) -> np.ndarray:
         step = self._step(q.setting)
-        values = q.symbols.astype(np.float64)
-        np.multiply(values, step, out=values)
-        return values.astype(q.dtype, copy=False).reshape(q.shape)
+        flat = q.symbols.reshape(-1)
+        values = np.empty(flat.size, q.dtype)
+        for start in range(0, flat.size, _SLICE):  # Δ·symbol in float64, then rounded to the group's dtype
+            values[start : start + _SLICE] = np.multiply(flat[start : start + _SLICE], step, dtype=np.float64)
+        return values.reshape(q.shape)

@@ -184,7 +184,7 @@ def mean_std_dtype(field: np.dtype) -> np.dtype:
 def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Reconstruction -> the chunk's dtype (integers: round half to even, clip to the range)."""
     if dtype.kind == "f":
-        return values.astype(dtype)
+        return values.astype(dtype, copy=False)
     info = np.iinfo(dtype)
     return np.clip(np.rint(values.astype(np.float64)), info.min, info.max).astype(dtype)
 

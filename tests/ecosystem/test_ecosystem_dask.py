@@ -1,10 +1,12 @@
 """Chunk-parallel compression on a 2-worker distributed.LocalCluster equals the serial result bit for bit."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
@@ -80,3 +82,21 @@ def test_irregular_chunks_are_rechunked_and_bad_calls_refused(client, tmp_path):
         cfdask.codec_arguments(CONFIG, 4)
     with pytest.raises(InputError, match="share shape"):
         cfdask.mean_std(source(), source().astype(np.float64))
+
+
+def test_workers_start_with_the_malloc_settings(client):
+    env = client.run(lambda: {k: os.environ.get(k) for k in cfdask.WORKER_MALLOC})
+    assert list(env.values()) == [dict(cfdask.WORKER_MALLOC)] * 2
+
+
+def test_lazy_write_is_one_fused_task_per_chunk(client, tmp_path):
+    x = source(3)
+    stored = cfdask.to_zarr(x, str(tmp_path / "lazy.zarr"), CONFIG, compute=False)
+    assert isinstance(stored, da.Array) and stored.numblocks == x.numblocks
+    assert zarr.open_array(str(tmp_path / "lazy.zarr"), mode="r").nchunks_initialized == 0  # nothing written yet
+    (optimized,) = dask.optimize(stored)
+    assert len(optimized.__dask_graph__().layers) == 1  # source, encode and write fused into one layer
+    assert bool(stored.all().compute())
+    step = CONFIG["quantizer"]["step"]
+    expected = (np.rint(x.compute().astype(np.float64) / step) * step).astype(np.float32)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "lazy.zarr"), mode="r")[...], expected)
