@@ -255,10 +255,10 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     t0 = time.perf_counter()
     groups = []
     for l in layers:
-        d = row_dist[l.group]
+        d, cols = row_dist[l.group].tolist(), l.cols
         for r in range(l.rows):
-            groups.append(AllocationGroup(f"{l.group}#{r}", l.cols, {"bits": allowed[0]},
-                                          tuple(RateOption({"bits": b}, float(b * l.cols), float(d[r, j]))
+            groups.append(AllocationGroup(f"{l.group}#{r}", cols, {"bits": allowed[0]},
+                                          tuple(RateOption({"bits": b}, float(b * cols), d[r][j])
                                                 for j, b in enumerate(allowed))))
     pins = {f"{k}.weight": v for k, v in (pin or {}).items()}
     alloc = KnapsackAllocator(avg_bits=float(avg_bits), rate="code", allowed_bits=tuple(float(b) for b in allowed),

@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .gaussian_error import WINDOW, _point, grid_error_sum, lloyd_max_gaussian, one_sided_table
+from .gaussian_error import WINDOW, _grid_units, _point, grid_error_sum, lloyd_max_gaussian, one_sided_table
 
 __all__ = ["GridDesign", "CodebookDesign", "design_grids", "minmax_grids", "design_codebooks", "codebook_errors",
            "DEFAULT_SHRINKS"]
@@ -57,49 +57,75 @@ class CodebookDesign:
 
 # --------------------------------------------------------------------------- cell moments
 @njit(cache=True)
-def _moments_into(m: float, s: float, levels: np.ndarray, acc_p: np.ndarray, acc_m1: np.ndarray, w: float) -> None:
-    """Add ``w·P(cell k)`` and ``w·E[x; cell k]`` for x ~ N(m, s²) under nearest-level cells of ``levels``."""
+def _add_moments(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, zero: float, scale: float,
+                 acc_p: np.ndarray, acc_m1: np.ndarray, spacing: float = 0.0) -> None:
+    """Add ``w·P(cell k)`` and ``w·E[x; cell k]`` over the elements of a row, for x ~ N(m, s²) with
+    ``m = (mean - zero)/scale``, ``s = std/scale``, ``w = lam·scale²``, under nearest-level cells of ``levels``.
+
+    ``spacing > 0`` says that ``levels`` are (about) uniformly spaced by it, which only speeds up the
+    search for the nearest level. One loop over the row with the arrays indexed in place (numba pays
+    reference counting when arrays are passed to a helper inside a branchy per-element loop).
+    """
     count = levels.shape[0]
-    # locate the nearest level (levels sorted)
-    k = np.searchsorted(levels, m)
-    if k == count:
-        k = count - 1
-    elif k > 0 and m - levels[k - 1] <= levels[k] - m:
-        k -= 1
-    lo_b = -np.inf if k == 0 else 0.5 * (levels[k - 1] + levels[k])
-    hi_b = np.inf if k == count - 1 else 0.5 * (levels[k] + levels[k + 1])
-    # Narrow posteriors (and, as an approximation that only steers the proposal, posteriors
-    # spanning more than MAX_WINDOW_CELLS cells) are assigned to their nearest level.
-    if (m - lo_b > PROPOSAL_WINDOW * s and hi_b - m > PROPOSAL_WINDOW * s) or \
-            2.0 * PROPOSAL_WINDOW * s > MAX_WINDOW_CELLS * (hi_b - lo_b):
-        acc_p[k] += w
-        acc_m1[k] += w * m
-        return
-    # walk outwards over the cells within the window
-    j0 = k
-    while j0 > 0 and 0.5 * (levels[j0 - 1] + levels[j0]) > m - PROPOSAL_WINDOW * s:
-        j0 -= 1
-    j1 = k
-    while j1 < count - 1 and 0.5 * (levels[j1] + levels[j1 + 1]) < m + PROPOSAL_WINDOW * s:
-        j1 += 1
-    for j in range(j0, j1 + 1):
-        pa, fa, _ = (0.0, 0.0, 0.0) if j == 0 else _point((0.5 * (levels[j - 1] + levels[j]) - m) / s)
-        pb, fb, _ = (1.0, 0.0, 0.0) if j == count - 1 else _point((0.5 * (levels[j] + levels[j + 1]) - m) / s)
-        p = pb - pa
-        acc_p[j] += w * p
-        acc_m1[j] += w * (m * p + s * (fa - fb))
+    for i in range(mean.shape[0]):
+        m, s, w = (mean[i] - zero) / scale, std[i] / scale, lam[i] * scale * scale
+        # locate the nearest level: k = first index with levels[k] >= m (levels sorted); on a uniform
+        # grid guessed from the spacing and corrected by exact comparisons, else by bisection
+        if spacing > 0.0:
+            g = (m - levels[0]) / spacing
+            k = 0 if not g > 0.0 else (count if g >= count else int(math.ceil(g)))
+            while k > 0 and levels[k - 1] >= m:
+                k -= 1
+            while k < count and levels[k] < m:
+                k += 1
+        else:
+            k, hi = 0, count
+            while k < hi:
+                mid = (k + hi) >> 1
+                if levels[mid] < m:
+                    k = mid + 1
+                else:
+                    hi = mid
+        if k == count:
+            k = count - 1
+        elif k > 0 and m - levels[k - 1] <= levels[k] - m:
+            k -= 1
+        lo_b = -np.inf if k == 0 else 0.5 * (levels[k - 1] + levels[k])
+        hi_b = np.inf if k == count - 1 else 0.5 * (levels[k] + levels[k + 1])
+        # Narrow posteriors (and, as an approximation that only steers the proposal, posteriors
+        # spanning more than MAX_WINDOW_CELLS cells) are assigned to their nearest level.
+        if (m - lo_b > PROPOSAL_WINDOW * s and hi_b - m > PROPOSAL_WINDOW * s) or \
+                2.0 * PROPOSAL_WINDOW * s > MAX_WINDOW_CELLS * (hi_b - lo_b):
+            acc_p[k] += w
+            acc_m1[k] += w * m
+            continue
+        # walk outwards over the cells within the window
+        j0 = k
+        while j0 > 0 and 0.5 * (levels[j0 - 1] + levels[j0]) > m - PROPOSAL_WINDOW * s:
+            j0 -= 1
+        j1 = k
+        while j1 < count - 1 and 0.5 * (levels[j1] + levels[j1 + 1]) < m + PROPOSAL_WINDOW * s:
+            j1 += 1
+        # each inner threshold is evaluated once: cell j's upper bound is cell j+1's lower bound
+        pa, fa, _ = (0.0, 0.0, 0.0) if j0 == 0 else _point((0.5 * (levels[j0 - 1] + levels[j0]) - m) / s)
+        for j in range(j0, j1 + 1):
+            pb, fb, _ = (1.0, 0.0, 0.0) if j == count - 1 else _point((0.5 * (levels[j] + levels[j + 1]) - m) / s)
+            p = pb - pa
+            acc_p[j] += w * p
+            acc_m1[j] += w * (m * p + s * (fa - fb))
+            pa, fa = pb, fb
 
 
 @njit(cache=True)
 def _affine_refit(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, scale: float,
-                  zero: float, acc_p: np.ndarray, acc_m1: np.ndarray) -> tuple[float, float]:
+                  zero: float, acc_p: np.ndarray, acc_m1: np.ndarray, uniform: bool = False) -> tuple[float, float]:
     """Best ``(scale, zero)`` for fixed cells of the levels ``zero + scale·levels`` (normal equations)."""
     count = levels.shape[0]
     acc_p[:] = 0.0
     acc_m1[:] = 0.0
+    # (x - 0)/1 and λ·1·1 are exact: the moments of the weights themselves under the current levels
     cur = zero + scale * levels
-    for i in range(mean.shape[0]):
-        _moments_into(mean[i], std[i], cur, acc_p, acc_m1, lam[i])
+    _add_moments(mean, std, lam, cur, 0.0, 1.0, acc_p, acc_m1, (cur[-1] - cur[0]) / (count - 1) if uniform else 0.0)
     a0 = a1 = a2 = b0 = b1 = 0.0
     for k in range(count):
         a0 += acc_p[k]
@@ -119,10 +145,28 @@ def _affine_refit(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np
 
 # --------------------------------------------------------------------------- uniform grids
 @njit(cache=True)
-def _design_rows(fine, coarse, mean, std, lam, count, shrinks, lloyd_iters, step_out, zero_out, dist_out):
+def _grid_error_sums(tab, mean, std, weight, steps, zeros, count, out):
+    """``out[k] = grid_error_sum(..., steps[k], zeros[k], count)`` for every candidate grid, in one pass.
+
+    Each candidate's sum is accumulated in the same order with the same operations as
+    :func:`grid_error_sum`, so the values are bit-identical; one pass shares the loads.
+    """
+    n_cand = steps.shape[0]
+    out[:] = 0.0
+    for i in range(mean.shape[0]):
+        m, s, w = mean[i], std[i], weight[i]
+        for k in range(n_cand):
+            out[k] += w * _grid_units(tab, (m - zeros[k]) / steps[k], s / steps[k], count)
+    for k in range(n_cand):
+        out[k] = out[k] * steps[k] * steps[k]
+
+
+@njit(cache=True)
+def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zero_out, dist_out):
     ks = np.arange(count).astype(np.float64)
     acc_p = np.empty(count)
     acc_m1 = np.empty(count)
+    steps, zeros, sums = np.empty(shrinks.shape[0]), np.empty(shrinks.shape[0]), np.empty(shrinks.shape[0])
     for r in range(mean.shape[0]):
         m, s, w = mean[r], std[r], lam[r]
         lo, hi = m.min(), m.max()
@@ -131,20 +175,21 @@ def _design_rows(fine, coarse, mean, std, lam, count, shrinks, lloyd_iters, step
             step = max(abs(lo), 1.0) * 2.0 ** -20
             zero = lo
             step_out[r], zero_out[r] = step, zero
-            dist_out[r] = grid_error_sum(fine, coarse, m, s, w, step, zero, count)
+            dist_out[r] = grid_error_sum(tab, m, s, w, step, zero, count)
             continue
         center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        for k in range(shrinks.shape[0]):
+            steps[k] = 2.0 * shrinks[k] * half / (count - 1)
+            zeros[k] = center - shrinks[k] * half
+        _grid_error_sums(tab, m, s, w, steps, zeros, count, sums)
         best, best_step, best_zero = np.inf, 0.0, 0.0
-        for p in shrinks:
-            step = 2.0 * p * half / (count - 1)
-            zero = center - p * half
-            d = grid_error_sum(fine, coarse, m, s, w, step, zero, count)
-            if d < best:
-                best, best_step, best_zero = d, step, zero
+        for k in range(shrinks.shape[0]):
+            if sums[k] < best:
+                best, best_step, best_zero = sums[k], steps[k], zeros[k]
         step, zero = best_step, best_zero
         for _ in range(lloyd_iters):
-            step, zero = _affine_refit(m, s, w, ks, step, zero, acc_p, acc_m1)
-            d = grid_error_sum(fine, coarse, m, s, w, step, zero, count)
+            step, zero = _affine_refit(m, s, w, ks, step, zero, acc_p, acc_m1, True)
+            d = grid_error_sum(tab, m, s, w, step, zero, count)
             if d < best:
                 best, best_step, best_zero = d, step, zero
             else:
@@ -163,29 +208,29 @@ def _rows(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 def design_grids(mean: np.ndarray, std: np.ndarray, bits: int, shrinks=DEFAULT_SHRINKS, lloyd_iters: int = 1) -> GridDesign:
     """Per-row uniform grids of ``2**bits`` levels minimising the whitened posterior-expected distortion."""
     m, s, lam = _rows(mean, std)
-    fine, coarse = one_sided_table()
+    tab = one_sided_table()
     r = m.shape[0]
     step, zero, dist = np.empty(r), np.empty(r), np.empty(r)
-    _design_rows(fine, coarse, m, s, lam, 1 << bits, np.asarray(shrinks, np.float64), lloyd_iters, step, zero, dist)
+    _design_rows(tab, m, s, lam, 1 << bits, np.asarray(shrinks, np.float64), lloyd_iters, step, zero, dist)
     return GridDesign(bits, step, zero, dist)
 
 
 @njit(cache=True)
-def _minmax_rows(fine, coarse, mean, std, lam, count, step_out, zero_out, dist_out):
+def _minmax_rows(tab, mean, std, lam, count, step_out, zero_out, dist_out):
     for r in range(mean.shape[0]):
         lo, hi = mean[r].min(), mean[r].max()
         step = (hi - lo) / (count - 1) if hi > lo else max(abs(lo), 1.0) * 2.0 ** -20
         step_out[r], zero_out[r] = step, lo
-        dist_out[r] = grid_error_sum(fine, coarse, mean[r], std[r], lam[r], step, lo, count)
+        dist_out[r] = grid_error_sum(tab, mean[r], std[r], lam[r], step, lo, count)
 
 
 def minmax_grids(mean: np.ndarray, std: np.ndarray, bits: int) -> GridDesign:
     """Per-row min–max grids (asymmetric round-to-nearest), with their whitened expected distortion."""
     m, s, lam = _rows(mean, std)
-    fine, coarse = one_sided_table()
+    tab = one_sided_table()
     r = m.shape[0]
     step, zero, dist = np.empty(r), np.empty(r), np.empty(r)
-    _minmax_rows(fine, coarse, m, s, lam, 1 << bits, step, zero, dist)
+    _minmax_rows(tab, m, s, lam, 1 << bits, step, zero, dist)
     return GridDesign(bits, step, zero, dist)
 
 
@@ -196,10 +241,8 @@ def _codebook_update(mean, std, lam, levels, scale, zero, acc_p, acc_m1):
     acc_p[:] = 0.0
     acc_m1[:] = 0.0
     for r in range(mean.shape[0]):
-        a, z = scale[r], zero[r]
-        for i in range(mean.shape[1]):
-            # normalised coordinate u = (w - z)/a ~ N((m - z)/a, (s/a)²); error weight λ·a²
-            _moments_into((mean[r, i] - z) / a, std[r, i] / a, levels, acc_p, acc_m1, lam[r, i] * a * a)
+        # normalised coordinate u = (w - z)/a ~ N((m - z)/a, (s/a)²); error weight λ·a²
+        _add_moments(mean[r], std[r], lam[r], levels, zero[r], scale[r], acc_p, acc_m1)
     new = levels.copy()
     for k in range(levels.shape[0]):
         if acc_p[k] > 0.0:

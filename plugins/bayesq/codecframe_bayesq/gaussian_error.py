@@ -56,17 +56,17 @@ _FINE_RHO_STEP, _FINE_U_STEP, _FINE_U = 1.0 / 64.0, 1.0 / 128.0, 10.0
 _COARSE_RHO_STEP, _COARSE_U_STEP, _COARSE_U = 1.0 / 8.0, 1.0 / 16.0, 8.0 * RHO_MAX + 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pdf(x: float) -> float:
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _point(x: float) -> tuple[float, float, float]:
     """(Φ(x), φ(x), x·φ(x)); exact limits beyond |x| = 40 (also for infinite x)."""
     if x <= -40.0:
@@ -77,7 +77,7 @@ def _point(x: float) -> tuple[float, float, float]:
     return _cdf(x), f, x * f
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cell(m: float, s: float, a: float, b: float, c: float) -> float:
     """E[(w - c)²; a < w <= b] for w ~ N(m, s²), s > 0 (a may be -inf, b may be +inf)."""
     d = m - c
@@ -164,72 +164,80 @@ def _build(u_max: float, u_step: float, rho_lo: float, rho_step: float, n_rho: i
     return out
 
 
-_TABLES: tuple[np.ndarray, np.ndarray] | None = None
+# Both tables live in one read-only 1-D array (fine rows first, then coarse) and the kernels pick a
+# table by scalar offsets: in numba, choosing between two array arguments inside a branch costs
+# reference counting on every call, several times the table read itself.
+_FINE_ROWS, _FINE_COLS = int(round(1.0 / _FINE_RHO_STEP)) + 1, int(round(2.0 * _FINE_U / _FINE_U_STEP)) + 1
+_COARSE_ROWS = int(round((RHO_MAX - 1.0) / _COARSE_RHO_STEP)) + 1
+_COARSE_COLS = int(round(2.0 * _COARSE_U / _COARSE_U_STEP)) + 1
+_COARSE_BASE = _FINE_ROWS * _FINE_COLS
+_TABLE: np.ndarray | None = None
 
 
-def one_sided_table() -> tuple[np.ndarray, np.ndarray]:
-    """The two precomputed tables of S (fine: ρ in [0, 1]; coarse: ρ in [1, RHO_MAX]), built on first use."""
-    global _TABLES
-    if _TABLES is None:
-        fine = _build(_FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP, int(round(1.0 / _FINE_RHO_STEP)) + 1)
-        coarse = _build(_COARSE_U, _COARSE_U_STEP, 1.0, _COARSE_RHO_STEP,
-                        int(round((RHO_MAX - 1.0) / _COARSE_RHO_STEP)) + 1)
-        fine.flags.writeable = False
-        coarse.flags.writeable = False
-        _TABLES = (fine, coarse)
-    return _TABLES
+def one_sided_table() -> np.ndarray:
+    """The precomputed tables of S (fine: ρ in [0, 1]; coarse: ρ in [1, RHO_MAX]), packed into one
+    read-only array (row-major, fine first); built on first use."""
+    global _TABLE
+    if _TABLE is None:
+        fine = _build(_FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP, _FINE_ROWS)
+        coarse = _build(_COARSE_U, _COARSE_U_STEP, 1.0, _COARSE_RHO_STEP, _COARSE_ROWS)
+        packed = np.concatenate((fine.ravel(), coarse.ravel()))
+        packed.flags.writeable = False
+        _TABLE = packed
+    return _TABLE
 
 
-@njit(cache=True)
-def _bilinear(tab: np.ndarray, u_max: float, u_step: float, rho_lo: float, rho_step: float,
-              u: float, rho: float) -> float:
-    """Bilinear read of a table, linear in ρ² between ρ nodes (exact for the σ² term)."""
+@njit(cache=True, inline="always")
+def _bilinear(tab: np.ndarray, base: int, n_rows: int, n_cols: int, u_max: float, u_step: float, rho_lo: float,
+              rho_step: float, u: float, rho: float) -> float:
+    """Bilinear read of the table at ``tab[base:]`` (``n_rows × n_cols``), linear in ρ² between ρ nodes
+    (exact for the σ² term)."""
     x = (u + u_max) / u_step
-    i = min(int(x), tab.shape[1] - 2)
+    i = min(int(x), n_cols - 2)
     fx = x - i
     y = (rho - rho_lo) / rho_step
-    j = min(int(y), tab.shape[0] - 2)
+    j = min(int(y), n_rows - 2)
     r0 = rho_lo + j * rho_step
     r1 = r0 + rho_step
     fy = (rho * rho - r0 * r0) / (r1 * r1 - r0 * r0)
-    top = tab[j, i] + fx * (tab[j, i + 1] - tab[j, i])
-    bot = tab[j + 1, i] + fx * (tab[j + 1, i + 1] - tab[j + 1, i])
+    k = base + j * n_cols + i
+    top = tab[k] + fx * (tab[k + 1] - tab[k])
+    bot = tab[k + n_cols] + fx * (tab[k + n_cols + 1] - tab[k + n_cols])
     return top + fy * (bot - top)
 
 
-@njit(cache=True)
-def _truncated_second_moment(u: float, rho: float, c: float) -> float:
-    """E[y²; y <= c] for y ~ N(u, ρ²)."""
-    a = (c - u) / rho
-    return (u * u + rho * rho) * _cdf(a) - rho * (u + c) * _pdf(a)
-
-
-@njit(cache=True)
-def _one_sided(fine: np.ndarray, coarse: np.ndarray, u: float, rho: float) -> float:
-    """S(u, ρ) from the tables (large-ρ limit above RHO_MAX)."""
+@njit(cache=True, inline="always")
+def _one_sided(tab: np.ndarray, u: float, rho: float) -> float:
+    """S(u, ρ) from the tables; above RHO_MAX the large-ρ limit
+    ``E[y²; y <= 1/2] + (1/12)·P(y > 1/2)`` for y ~ N(u, ρ²)."""
     if rho > RHO_MAX:
-        return _truncated_second_moment(u, rho, 0.5) + (1.0 / 12.0) * (1.0 - _cdf((0.5 - u) / rho))
+        a = (0.5 - u) / rho
+        p = _cdf(a)
+        return ((u * u + rho * rho) * p - rho * (u + 0.5) * _pdf(a)) + (1.0 / 12.0) * (1.0 - p)
     if rho <= 1.0:
-        u_max, u_step, rho_lo, rho_step, tab = _FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP, fine
+        base, n_rows, n_cols, u_max, u_step, rho_lo, rho_step = \
+            0, _FINE_ROWS, _FINE_COLS, _FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP
     else:
-        u_max, u_step, rho_lo, rho_step, tab = _COARSE_U, _COARSE_U_STEP, 1.0, _COARSE_RHO_STEP, coarse
+        base, n_rows, n_cols, u_max, u_step, rho_lo, rho_step = \
+            _COARSE_BASE, _COARSE_ROWS, _COARSE_COLS, _COARSE_U, _COARSE_U_STEP, 1.0, _COARSE_RHO_STEP
     if u < -u_max:
         return u * u + rho * rho
     if u > u_max - 1.0:
         u = u_max - 1.0 + (u - math.floor(u))
-    return _bilinear(tab, u_max, u_step, rho_lo, rho_step, u, rho)
+    return _bilinear(tab, base, n_rows, n_cols, u_max, u_step, rho_lo, rho_step, u, rho)
 
 
-@njit(cache=True)
-def _lattice(fine: np.ndarray, coarse: np.ndarray, t: float, rho: float) -> float:
+@njit(cache=True, inline="always")
+def _lattice(tab: np.ndarray, t: float, rho: float) -> float:
     """P(t, ρ): error of the infinite lattice (1/12 beyond ρ = 1 to within 3e-9)."""
     if rho > 1.0:
         return 1.0 / 12.0
-    return _bilinear(fine, _FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP, _FINE_U - 1.0 + (t - math.floor(t)), rho)
+    return _bilinear(tab, 0, _FINE_ROWS, _FINE_COLS, _FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP,
+                     _FINE_U - 1.0 + (t - math.floor(t)), rho)
 
 
-@njit(cache=True)
-def _grid_units(fine: np.ndarray, coarse: np.ndarray, t: float, rho: float, count: int) -> float:
+@njit(cache=True, inline="always")
+def _grid_units(tab: np.ndarray, t: float, rho: float, count: int) -> float:
     """h_L(t, ρ) in grid units (Δ = 1).
 
     Narrow posteriors (ρ < RHO_NARROW) take an exact shortcut: away from the cell's thresholds the
@@ -249,24 +257,24 @@ def _grid_units(fine: np.ndarray, coarse: np.ndarray, t: float, rho: float, coun
         return total
     margin = WINDOW * rho + 1.0
     if t > margin and count - 1.0 - t > margin:  # far from both ends: the infinite lattice
-        return _lattice(fine, coarse, t, rho)
-    h = _one_sided(fine, coarse, t, rho) + _one_sided(fine, coarse, count - 1.0 - t, rho) - _lattice(fine, coarse, t, rho)
+        return _lattice(tab, t, rho)
+    h = _one_sided(tab, t, rho) + _one_sided(tab, count - 1.0 - t, rho) - _lattice(tab, t, rho)
     return h if h > 0.0 else 0.0
 
 
 @njit(cache=True)
-def _grid_error(fine, coarse, mean, std, step, zero, count, out):
+def _grid_error(tab, mean, std, step, zero, count, out):
     for i in range(mean.shape[0]):
-        out[i] = step * step * _grid_units(fine, coarse, (mean[i] - zero) / step, std[i] / step, count)
+        out[i] = step * step * _grid_units(tab, (mean[i] - zero) / step, std[i] / step, count)
 
 
 @njit(cache=True)
-def grid_error_sum(fine: np.ndarray, coarse: np.ndarray, mean: np.ndarray, std: np.ndarray, weight: np.ndarray,
+def grid_error_sum(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, weight: np.ndarray,
                    step: float, zero: float, count: int) -> float:
-    """Σ_i weight_i · E[(w_i - Q(w_i))²] for one grid (the inner loop of the codebook search)."""
+    """Σ_i weight_i · E[(w_i - Q(w_i))²] for one grid (``tab``: :func:`one_sided_table`)."""
     total = 0.0
     for i in range(mean.shape[0]):
-        total += weight[i] * _grid_units(fine, coarse, (mean[i] - zero) / step, std[i] / step, count)
+        total += weight[i] * _grid_units(tab, (mean[i] - zero) / step, std[i] / step, count)
     return total * step * step
 
 
@@ -274,11 +282,10 @@ def grid_error(mean, std, step: float, zero: float, count: int) -> np.ndarray:
     """Table-based ``E[(w - Q(w))²]`` per element for the grid ``zero + k·step``, k = 0..count-1."""
     if not (step > 0 and math.isfinite(step)) or count < 2:
         raise ValueError("step must be positive and finite and count >= 2")
-    fine, coarse = one_sided_table()
     m = np.ascontiguousarray(np.ravel(mean), np.float64)
     s = np.ascontiguousarray(np.broadcast_to(np.ravel(std) if np.ndim(std) else std, m.shape), np.float64)
     out = np.empty(m.shape[0])
-    _grid_error(fine, coarse, m, s, float(step), float(zero), int(count), out)
+    _grid_error(one_sided_table(), m, s, float(step), float(zero), int(count), out)
     return out.reshape(np.shape(mean))
 
 
@@ -286,8 +293,8 @@ def one_sided_error(u, rho, exact: bool = False) -> np.ndarray:
     """S(u, ρ) from the tables, or from the exact sum when ``exact``."""
     u = np.asarray(u, np.float64)
     rho = np.broadcast_to(np.asarray(rho, np.float64), u.shape)
-    fine, coarse = one_sided_table()
-    flat = [(_one_sided_exact(a, b) if exact else _one_sided(fine, coarse, a, b)) for a, b in zip(u.ravel(), rho.ravel())]
+    tab = one_sided_table()
+    flat = [(_one_sided_exact(a, b) if exact else _one_sided(tab, a, b)) for a, b in zip(u.ravel(), rho.ravel())]
     return np.asarray(flat).reshape(u.shape)
 
 
