@@ -177,6 +177,8 @@ class Pipeline:
                 )
             if post.size > MAX_ELEMENTS:
                 raise LimitError(f"group {name!r} has more than {MAX_ELEMENTS} elements")
+        if sum(post.size for post in groups.values()) > MAX_ELEMENTS:
+            raise LimitError(f"the groups hold more than {MAX_ELEMENTS} elements together; split them across files")
         q, coder = self.quantizer, self.entropy_coder
         names = list(groups)
         total = len(names)
@@ -246,10 +248,14 @@ class Pipeline:
         return tuple(options)
 
     # ------------------------------------------------------------------ decode
-    def decode(self, data: bytes, progress: Progress | None = None) -> Decoded:
-        """Decode container bytes written by a pipeline with this configuration."""
+    def decode(self, data: bytes, progress: Progress | None = None, *, max_elements: int = MAX_ELEMENTS) -> Decoded:
+        """Decode container bytes written by a pipeline with this configuration.
+
+        ``max_elements`` caps the values the file's groups may hold together (:class:`LimitError`
+        before anything is decoded); lower it for untrusted input.
+        """
         box = container.read(data)
-        config = _check_header(box)
+        config = _check_header(box, max_elements)
         if config != self.get_config():
             raise ConfigError("the file was written by a different pipeline configuration; use codecframe.decode()")
         return self._decode(box, progress)
@@ -289,8 +295,8 @@ def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, pro
     return Decoded(arrays, header.get("meta", {}), out_extras, header)
 
 
-def _check_header(box: container.Container) -> dict[str, Any]:
-    """Validate the pipeline-level header schema; returns the pipeline config."""
+def _check_header(box: container.Container, max_elements: int) -> dict[str, Any]:
+    """Validate the pipeline-level header schema and the file's total size; returns the pipeline config."""
     header = box.header
     unknown = set(header) - HEADER_KEYS
     if unknown:
@@ -306,6 +312,7 @@ def _check_header(box: container.Container) -> dict[str, Any]:
     if len(groups) + len(extras) != len(box.streams):
         raise FormatError(f"header lists {len(groups)} groups and {len(extras)} extras but the file has {len(box.streams)} streams")
     seen: set[str] = set()
+    total = 0
     for i, rec in enumerate(groups):
         where = f"group {i}"
         if not isinstance(rec, dict) or set(rec) != {"name", "shape", "dtype", "setting", "side", "count"}:
@@ -320,6 +327,9 @@ def _check_header(box: container.Container) -> dict[str, Any]:
         count = rec["count"]
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_ELEMENTS:
             raise FormatError(f"{where}: count must be an integer in [0, {MAX_ELEMENTS}]")
+        total += max(math.prod(rec["shape"]), count)
+        if total > max_elements:
+            raise LimitError(f"the file's groups hold more than {max_elements} values together (limit; group {i} passes it)")
     for j, rec in enumerate(extras):
         where = f"extra {j}"
         if not isinstance(rec, dict) or set(rec) != {"name", "shape", "dtype"} or not isinstance(rec["name"], str):
@@ -329,10 +339,15 @@ def _check_header(box: container.Container) -> dict[str, Any]:
     return config
 
 
-def decode(data: bytes, *, registry: Registry | None = None, progress: Progress | None = None) -> Decoded:
-    """Decode any container, building its pipeline from the header through the registry."""
+def decode(
+    data: bytes, *, registry: Registry | None = None, progress: Progress | None = None, max_elements: int = MAX_ELEMENTS
+) -> Decoded:
+    """Decode any container, building its pipeline from the header through the registry.
+
+    ``max_elements`` caps the values the file's groups may hold together (see :meth:`Pipeline.decode`).
+    """
     box = container.read(data)
-    config = _check_header(box)
+    config = _check_header(box, max_elements)
     reg = registry or default_registry
     provenance = box.header.get("provenance", {})
     parts = []

@@ -16,7 +16,7 @@ import numpy as np
 from .. import container
 from ..errors import InputError
 from ..io import atomic_write, read_bytes
-from ..pipeline import Pipeline, decode
+from ..pipeline import MAX_ELEMENTS, Pipeline, decode
 from ..registry import registry
 from .progress import StderrProgress
 
@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path)
     p.add_argument("-o", "--output", required=True, type=Path, help="output .npz (groups by name, extras as extra.NAME)")
     p.add_argument("--progress", action="store_true", default=None, help="force progress output on stderr")
+    p.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, metavar="N",
+                   help=f"refuse files whose groups hold more than N values together (default {MAX_ELEMENTS})")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="show a container's header, components, streams and checksums")
@@ -105,7 +107,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    decoded = decode(read_bytes(args.input), progress=StderrProgress(args.progress))
+    decoded = decode(read_bytes(args.input), progress=StderrProgress(args.progress), max_elements=args.max_elements)
     out = dict(decoded.arrays)
     out.update({f"extra.{k}": v for k, v in decoded.extras.items()})
     buf = io.BytesIO()

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import pytest
 
-from . import suite
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("codecframe")
@@ -43,6 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from . import suite  # on first use: every pytest run in an environment with codecframe loads this plugin
+
     dists = metafunc.config.getoption("codecframe_distribution", None)
     if "codecframe_component" in metafunc.fixturenames:
         metafunc.parametrize("codecframe_component", suite.components(distribution=dists), ids=str)

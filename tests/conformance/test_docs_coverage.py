@@ -32,8 +32,8 @@ def test_vector_table_lists_outcomes_per_spec():
     assert "neg-gmvq-dtype-float64" not in table  # a GM-VQ-only vector
 
 
-@pytest.mark.parametrize("spec", ["vbq", "bayesq", "gmvq"])
-def test_plugin_spec_vector_tables_are_current(spec):
+@pytest.mark.parametrize("spec", ["bitstream", "range-coder", "vbq", "bayesq", "gmvq"])
+def test_spec_vector_tables_are_current(spec):
     path = DOC.parents[1] / "specs" / f"{spec}.md"
     text = path.read_text()
     corpus = Corpus(default_corpus())

@@ -122,3 +122,18 @@ def test_cli_run_generate_and_coverage(corpus, tmp_path, capsys):
     assert conformance_cmd.main(["coverage", "--corpus", str(corpus.root), "--spec", "bitstream"]) == 0
     table = capsys.readouterr().out
     assert "| bitstream §2 |" in table and "`neg-truncated-stream-payload`" in table and "range-coder" not in table
+
+
+def test_the_codecframe_command_has_the_conformance_subcommand(corpus, capsys):
+    """Installed through the core's own ``codecframe.commands`` entry point, like any plugin command."""
+    from codecframe.cli import main as cli
+
+    assert cli.main(["conformance", "run", "--corpus", str(corpus.root), "--only", BASE]) == 0
+    assert "1/1 vectors passed" in capsys.readouterr().out
+
+
+def test_the_contract_plugin_is_installed_under_its_module_name():
+    from importlib.metadata import entry_points
+
+    (plugin,) = [e for e in entry_points(group="pytest11") if e.value == "codecframe.testing.pytest_plugin"]
+    assert plugin.name == plugin.value  # so `-p codecframe.testing.pytest_plugin` does not load it twice

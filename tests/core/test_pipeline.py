@@ -211,3 +211,30 @@ def test_settings_the_precision_cannot_code_are_skipped_by_the_allocator():
                                       "entropy_coder": {"id": "range", "precision": 12}})
     with pytest.raises(InputError, match="cannot be coded at 12-bit precision"):
         only_fine.encode({"w": wide})
+
+
+@pytest.mark.nojit
+def test_a_file_over_the_callers_total_element_limit_is_refused_before_decoding(tmp_path, capsys):
+    from codecframe.cli.main import main
+    from codecframe.errors import LimitError
+
+    pipe = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.25}})
+    data = pipe.encode({"a": gauss((30,)), "b": gauss((20,))})
+    assert decode(data, max_elements=50).arrays.keys() == {"a", "b"}
+    for call in (lambda: decode(data, max_elements=49), lambda: pipe.decode(data, max_elements=49)):
+        with pytest.raises(LimitError, match="more than 49 values together"):
+            call()
+    path = tmp_path / "x.cfr"
+    path.write_bytes(data)
+    assert main(["decode", str(path), "-o", str(tmp_path / "x.npz"), "--max-elements", "49"]) == 1
+    assert "more than 49 values" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
+
+
+def test_encode_refuses_groups_over_the_total_limit(monkeypatch):
+    from codecframe import pipeline
+    from codecframe.errors import LimitError
+
+    monkeypatch.setattr(pipeline, "MAX_ELEMENTS", 40)
+    pipe = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.25}})
+    with pytest.raises(LimitError, match="together"):
+        pipe.encode({"a": gauss((30,)), "b": gauss((20,))})
