@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .gaussian_error import WINDOW, _grid_units, _point, grid_error_sum, lloyd_max_gaussian, one_sided_table
+from .gaussian_error import WINDOW, _point, _point_table, grid_error_sum, lloyd_max_gaussian, one_sided_table
 
 __all__ = ["GridDesign", "CodebookDesign", "design_grids", "minmax_grids", "design_codebooks", "codebook_errors",
            "DEFAULT_SHRINKS"]
@@ -57,13 +57,14 @@ class CodebookDesign:
 
 # --------------------------------------------------------------------------- cell moments
 @njit(cache=True)
-def _add_moments(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, zero: float, scale: float,
-                 acc_p: np.ndarray, acc_m1: np.ndarray, spacing: float = 0.0) -> None:
+def _add_moments(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, zero: float,
+                 scale: float, acc_p: np.ndarray, acc_m1: np.ndarray, spacing: float = 0.0) -> None:
     """Add ``w·P(cell k)`` and ``w·E[x; cell k]`` over the elements of a row, for x ~ N(m, s²) with
     ``m = (mean - zero)/scale``, ``s = std/scale``, ``w = lam·scale²``, under nearest-level cells of ``levels``.
 
-    ``spacing > 0`` says that ``levels`` are (about) uniformly spaced by it, which only speeds up the
-    search for the nearest level. One loop over the row with the arrays indexed in place (numba pays
+    Φ comes from the Hermite table of ``tab`` (:func:`~.gaussian_error.one_sided_table`): the moments
+    only propose a refit, which the exact objective accepts or rejects. ``spacing > 0`` says that
+    ``levels`` are (about) uniformly spaced by it, which only speeds up the search for the nearest level. One loop over the row with the arrays indexed in place (numba pays
     reference counting when arrays are passed to a helper inside a branchy per-element loop).
     """
     count = levels.shape[0]
@@ -107,9 +108,9 @@ def _add_moments(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.
         while j1 < count - 1 and 0.5 * (levels[j1] + levels[j1 + 1]) < m + PROPOSAL_WINDOW * s:
             j1 += 1
         # each inner threshold is evaluated once: cell j's upper bound is cell j+1's lower bound
-        pa, fa, _ = (0.0, 0.0, 0.0) if j0 == 0 else _point((0.5 * (levels[j0 - 1] + levels[j0]) - m) / s)
+        pa, fa, _ = (0.0, 0.0, 0.0) if j0 == 0 else _point_table(tab, (0.5 * (levels[j0 - 1] + levels[j0]) - m) / s)
         for j in range(j0, j1 + 1):
-            pb, fb, _ = (1.0, 0.0, 0.0) if j == count - 1 else _point((0.5 * (levels[j] + levels[j + 1]) - m) / s)
+            pb, fb, _ = (1.0, 0.0, 0.0) if j == count - 1 else _point_table(tab, (0.5 * (levels[j] + levels[j + 1]) - m) / s)
             p = pb - pa
             acc_p[j] += w * p
             acc_m1[j] += w * (m * p + s * (fa - fb))
@@ -117,15 +118,16 @@ def _add_moments(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.
 
 
 @njit(cache=True)
-def _affine_refit(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, scale: float,
-                  zero: float, acc_p: np.ndarray, acc_m1: np.ndarray, uniform: bool = False) -> tuple[float, float]:
+def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray,
+                  scale: float, zero: float, acc_p: np.ndarray, acc_m1: np.ndarray,
+                  uniform: bool = False) -> tuple[float, float]:
     """Best ``(scale, zero)`` for fixed cells of the levels ``zero + scale·levels`` (normal equations)."""
     count = levels.shape[0]
     acc_p[:] = 0.0
     acc_m1[:] = 0.0
     # (x - 0)/1 and λ·1·1 are exact: the moments of the weights themselves under the current levels
     cur = zero + scale * levels
-    _add_moments(mean, std, lam, cur, 0.0, 1.0, acc_p, acc_m1, (cur[-1] - cur[0]) / (count - 1) if uniform else 0.0)
+    _add_moments(tab, mean, std, lam, cur, 0.0, 1.0, acc_p, acc_m1, (cur[-1] - cur[0]) / (count - 1) if uniform else 0.0)
     a0 = a1 = a2 = b0 = b1 = 0.0
     for k in range(count):
         a0 += acc_p[k]
@@ -145,28 +147,10 @@ def _affine_refit(mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np
 
 # --------------------------------------------------------------------------- uniform grids
 @njit(cache=True)
-def _grid_error_sums(tab, mean, std, weight, steps, zeros, count, out):
-    """``out[k] = grid_error_sum(..., steps[k], zeros[k], count)`` for every candidate grid, in one pass.
-
-    Each candidate's sum is accumulated in the same order with the same operations as
-    :func:`grid_error_sum`, so the values are bit-identical; one pass shares the loads.
-    """
-    n_cand = steps.shape[0]
-    out[:] = 0.0
-    for i in range(mean.shape[0]):
-        m, s, w = mean[i], std[i], weight[i]
-        for k in range(n_cand):
-            out[k] += w * _grid_units(tab, (m - zeros[k]) / steps[k], s / steps[k], count)
-    for k in range(n_cand):
-        out[k] = out[k] * steps[k] * steps[k]
-
-
-@njit(cache=True)
 def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zero_out, dist_out):
     ks = np.arange(count).astype(np.float64)
     acc_p = np.empty(count)
     acc_m1 = np.empty(count)
-    steps, zeros, sums = np.empty(shrinks.shape[0]), np.empty(shrinks.shape[0]), np.empty(shrinks.shape[0])
     for r in range(mean.shape[0]):
         m, s, w = mean[r], std[r], lam[r]
         lo, hi = m.min(), m.max()
@@ -178,18 +162,17 @@ def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zer
             dist_out[r] = grid_error_sum(tab, m, s, w, step, zero, count)
             continue
         center, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
-        for k in range(shrinks.shape[0]):
-            steps[k] = 2.0 * shrinks[k] * half / (count - 1)
-            zeros[k] = center - shrinks[k] * half
-        _grid_error_sums(tab, m, s, w, steps, zeros, count, sums)
         best, best_step, best_zero = np.inf, 0.0, 0.0
-        for k in range(shrinks.shape[0]):
-            if sums[k] < best:
-                best, best_step, best_zero = sums[k], steps[k], zeros[k]
+        for p in shrinks:
+            step = 2.0 * p * half / (count - 1)
+            zero = center - p * half
+            d = grid_error_sum(tab, m, s, w, step, zero, count, best)
+            if d < best:
+                best, best_step, best_zero = d, step, zero
         step, zero = best_step, best_zero
         for _ in range(lloyd_iters):
-            step, zero = _affine_refit(m, s, w, ks, step, zero, acc_p, acc_m1, True)
-            d = grid_error_sum(tab, m, s, w, step, zero, count)
+            step, zero = _affine_refit(tab, m, s, w, ks, step, zero, acc_p, acc_m1, True)
+            d = grid_error_sum(tab, m, s, w, step, zero, count, best)
             if d < best:
                 best, best_step, best_zero = d, step, zero
             else:
@@ -236,13 +219,13 @@ def minmax_grids(mean: np.ndarray, std: np.ndarray, bits: int) -> GridDesign:
 
 # --------------------------------------------------------------------------- non-uniform codebooks
 @njit(cache=True)
-def _codebook_update(mean, std, lam, levels, scale, zero, acc_p, acc_m1):
+def _codebook_update(tab, mean, std, lam, levels, scale, zero, acc_p, acc_m1):
     """One weighted Lloyd step of the shared normalised codebook (rows in their own coordinates)."""
     acc_p[:] = 0.0
     acc_m1[:] = 0.0
     for r in range(mean.shape[0]):
         # normalised coordinate u = (w - z)/a ~ N((m - z)/a, (s/a)²); error weight λ·a²
-        _add_moments(mean[r], std[r], lam[r], levels, zero[r], scale[r], acc_p, acc_m1)
+        _add_moments(tab, mean[r], std[r], lam[r], levels, zero[r], scale[r], acc_p, acc_m1)
     new = levels.copy()
     for k in range(levels.shape[0]):
         if acc_p[k] > 0.0:
@@ -284,9 +267,9 @@ def codebook_errors(mean: np.ndarray, std: np.ndarray, levels: np.ndarray, scale
 
 
 @njit(cache=True)
-def _refit_rows(mean, std, lam, levels, scale, zero, acc_p, acc_m1):
+def _refit_rows(tab, mean, std, lam, levels, scale, zero, acc_p, acc_m1):
     for r in range(mean.shape[0]):
-        scale[r], zero[r] = _affine_refit(mean[r], std[r], lam[r], levels, scale[r], zero[r], acc_p, acc_m1)
+        scale[r], zero[r] = _affine_refit(tab, mean[r], std[r], lam[r], levels, scale[r], zero[r], acc_p, acc_m1)
 
 
 _LLOYD_MAX: dict[int, np.ndarray] = {}
@@ -318,13 +301,14 @@ def design_codebooks(mean: np.ndarray, std: np.ndarray, bits: int, grid: GridDes
     zero = grid.zero + half
     levels = (unit_lloyd_max(bits) if levels is None else np.asarray(levels)).astype(np.float64).copy()
     acc_p, acc_m1 = np.empty(count), np.empty(count)
-    _refit_rows(m, s, lam, levels, scale, zero, acc_p, acc_m1)
+    tab = one_sided_table()
+    _refit_rows(tab, m, s, lam, levels, scale, zero, acc_p, acc_m1)
     dist = codebook_errors(m, s, levels, scale, zero)
     best = (dist.sum(), levels.copy(), scale.copy(), zero.copy(), dist)
     for _ in range(iterations):
         if learn:
-            levels = _codebook_update(m, s, lam, levels, scale, zero, acc_p, acc_m1)
-        _refit_rows(m, s, lam, levels, scale, zero, acc_p, acc_m1)
+            levels = _codebook_update(tab, m, s, lam, levels, scale, zero, acc_p, acc_m1)
+        _refit_rows(tab, m, s, lam, levels, scale, zero, acc_p, acc_m1)
         dist = codebook_errors(m, s, levels, scale, zero)
         if dist.sum() < best[0]:
             best = (dist.sum(), levels.copy(), scale.copy(), zero.copy(), dist)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from codecframe.abc import Allocator
 from codecframe.errors import ConfigError, InputError
@@ -28,63 +29,107 @@ from codecframe.types import AllocationGroup
 __all__ = ["greedy_knapsack", "lower_hull", "KnapsackAllocator", "PresetAllocator", "layer_of"]
 
 
+@njit(cache=True)
+def _lower_hull(cost: np.ndarray, dist: np.ndarray, n: int, out: np.ndarray) -> int:
+    """Writes the hull of the first ``n`` options into ``out`` and returns its length (see :func:`lower_hull`)."""
+    order = np.empty(n, np.int64)
+    for i in range(n):  # stable insertion sort by (cost, dist)
+        j = i
+        while j > 0 and (cost[order[j - 1]] > cost[i] or (cost[order[j - 1]] == cost[i] and dist[order[j - 1]] > dist[i])):
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    h = 0
+    for idx in range(n):
+        i = order[idx]
+        if h > 0 and (cost[i] == cost[out[h - 1]] or dist[i] >= dist[out[h - 1]]):
+            continue
+        while h >= 2:
+            a, b = out[h - 2], out[h - 1]
+            # b is on or above the segment a -> i: drop it (cross product sign).
+            if (dist[b] - dist[a]) * (cost[i] - cost[a]) >= (dist[i] - dist[a]) * (cost[b] - cost[a]):
+                h -= 1
+            else:
+                break
+        out[h] = i
+        h += 1
+    return h
+
+
 def lower_hull(cost: np.ndarray, dist: np.ndarray) -> list[int]:
     """Indices (by increasing cost) of the lower convex hull of the points, starting at the cheapest.
 
     Options that cost more without lowering distortion are never on it.
     """
-    order = sorted(range(len(cost)), key=lambda i: (cost[i], dist[i]))
-    hull: list[int] = []
-    for i in order:
-        if hull and (cost[i] == cost[hull[-1]] or dist[i] >= dist[hull[-1]]):
-            continue
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            # b is above the segment a -> i: drop it (cross product sign).
-            if (dist[b] - dist[a]) * (cost[i] - cost[a]) >= (dist[i] - dist[a]) * (cost[b] - cost[a]):
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return hull
+    c, d = np.ascontiguousarray(cost, np.float64), np.ascontiguousarray(dist, np.float64)
+    out = np.empty(len(c), np.int64)
+    return [int(i) for i in out[:_lower_hull(c, d, len(c), out)]]
+
+
+@njit(cache=True)
+def _greedy(costs: np.ndarray, dists: np.ndarray, n_opts: np.ndarray, budget: float, fill: bool,
+            picks: np.ndarray) -> float:
+    """Marginal analysis on padded ``(units, options)`` tables; writes the picks, returns the cheapest
+    total cost (the picks are not written when it exceeds the budget)."""
+    units = costs.shape[0]
+    hulls = np.empty(costs.shape, np.int64)
+    length = np.empty(units, np.int64)
+    pos = np.zeros(units, np.int64)
+    spent = 0.0
+    for u in range(units):
+        length[u] = _lower_hull(costs[u], dists[u], n_opts[u], hulls[u])
+        spent += costs[u, hulls[u, 0]]
+    cheapest = spent
+    if spent > budget * (1 + 1e-12):
+        return cheapest
+    limit = budget * (1 + 1e-12)
+    heap = [(0.0, 0, 0)]
+    heap.pop()
+    for u in range(units):
+        if length[u] > 1:
+            a, b = hulls[u, 0], hulls[u, 1]
+            heapq.heappush(heap, (-((dists[u, a] - dists[u, b]) / (costs[u, b] - costs[u, a])), u, 0))
+    while len(heap) > 0:
+        _, u, p = heapq.heappop(heap)
+        extra = costs[u, hulls[u, p + 1]] - costs[u, hulls[u, p]]
+        if spent + extra <= limit:
+            spent += extra
+            pos[u] = p + 1
+            if p + 2 < length[u]:
+                a, b = hulls[u, p + 1], hulls[u, p + 2]
+                heapq.heappush(heap, (-((dists[u, a] - dists[u, b]) / (costs[u, b] - costs[u, a])), u, p + 1))
+        elif not fill:
+            break
+    for u in range(units):
+        picks[u] = hulls[u, pos[u]]
+    return cheapest
 
 
 def greedy_knapsack(costs: Sequence[Sequence[float]], dists: Sequence[Sequence[float]], budget: float,
                     fill: bool = True) -> list[int]:
     """Pick one option per unit with total cost <= ``budget``, greedily maximising distortion saved per cost.
 
+    Every unit starts at its cheapest option; the upgrade with the largest distortion reduction per
+    cost along a unit's lower convex hull is taken if it fits (ties: lower unit index first).
     Returns the chosen option index per unit. With ``fill=False`` the greedy stops at the first
     upgrade that does not fit (a lower-convex-hull point, optimal for the cost it spends); by default
     it goes on with the upgrades that still fit. Raises InputError if even the cheapest options
     exceed the budget.
     """
-    hulls = [lower_hull(np.asarray(c, float), np.asarray(d, float)) for c, d in zip(costs, dists)]
-    pos = [0] * len(hulls)
-    spent = float(sum(costs[u][h[0]] for u, h in enumerate(hulls)))
-    if spent > budget * (1 + 1e-12):
-        raise InputError(f"budget of {budget:.6g} is below the cheapest allocation ({spent:.6g})")
-    heap: list[tuple[float, int, int]] = []
+    n_opts = np.array([len(c) for c in costs], np.int64)
+    width = int(n_opts.max()) if len(n_opts) else 1
+    c_tab, d_tab = np.zeros((len(costs), width)), np.zeros((len(costs), width))
+    for u, (c, d) in enumerate(zip(costs, dists)):
+        c_tab[u, :len(c)], d_tab[u, :len(d)] = c, d
+    return _greedy_tables(c_tab, d_tab, n_opts, float(budget), fill).tolist()
 
-    def push(u: int) -> None:
-        h, p = hulls[u], pos[u]
-        if p + 1 < len(h):
-            a, b = h[p], h[p + 1]
-            gain = (dists[u][a] - dists[u][b]) / (costs[u][b] - costs[u][a])
-            heapq.heappush(heap, (-gain, u, p))
 
-    for u in range(len(hulls)):
-        push(u)
-    while heap:
-        _, u, p = heapq.heappop(heap)
-        h = hulls[u]
-        extra = costs[u][h[p + 1]] - costs[u][h[p]]
-        if spent + extra <= budget * (1 + 1e-12):
-            spent += extra
-            pos[u] = p + 1
-            push(u)
-        elif not fill:
-            break
-    return [h[p] for h, p in zip(hulls, pos)]
+def _greedy_tables(costs: np.ndarray, dists: np.ndarray, n_opts: np.ndarray, budget: float, fill: bool) -> np.ndarray:
+    picks = np.empty(costs.shape[0], np.int64)
+    cheapest = _greedy(costs, dists, n_opts, budget, fill, picks)
+    if cheapest > budget * (1 + 1e-12):
+        raise InputError(f"budget of {budget:.6g} is below the cheapest allocation ({cheapest:.6g})")
+    return picks
 
 
 def layer_of(name: str) -> str:
@@ -161,11 +206,6 @@ class KnapsackAllocator(Allocator):
             return name, 0
         return layer, _index_of(name) // _aligned(self.config.share)
 
-    def _cost(self, group: AllocationGroup, option_setting: Mapping[str, Any], bits: float) -> float:
-        if self.config.rate == "code":
-            return _bits_of(option_setting, f"group {group.name!r}") * group.size
-        return bits
-
     def _pins(self, groups: Sequence[AllocationGroup]) -> dict[str, float]:
         layers = list(dict.fromkeys(layer_of(g.name) for g in groups))
         pins = {k: float(v) for k, v in self.config.pin.items()}
@@ -187,18 +227,20 @@ class KnapsackAllocator(Allocator):
                 raise InputError(f"allocator 'knapsack': group {g.name!r} has no rate options")
         pins = self._pins(groups)
         allowed = None if cfg.allowed_bits is None else {float(b) for b in cfg.allowed_bits}
-        # Per group: usable options as {width key: (cost, distortion, setting)}.
-        table: list[dict[Any, tuple[float, float, dict[str, Any]]]] = []
+        # Per group: usable options as {width key: (cost, distortion, setting)}; the cost is the code
+        # bits (width × size) or the quantizer's estimated bits.
+        table: list[dict[Any, tuple[float, float, Mapping[str, Any]]]] = []
+        code = cfg.rate == "code"
         for g in groups:
-            opts: dict[Any, tuple[float, float, dict[str, Any]]] = {}
+            opts: dict[Any, tuple[float, float, Mapping[str, Any]]] = {}
             pinned = pins.get(layer_of(g.name))
             for i, o in enumerate(g.options):
-                key: Any = _bits_of(o.setting, f"group {g.name!r}") if cfg.rate == "code" else i
+                key: Any = _bits_of(o.setting, f"group {g.name!r}") if code else i
                 if allowed is not None and key not in allowed:
                     continue
                 if pinned is not None and key != pinned:
                     continue
-                opts[key] = (self._cost(g, o.setting, o.bits), float(o.distortion), dict(o.setting))
+                opts[key] = (key * g.size if code else o.bits, float(o.distortion), o.setting)
             if not opts:
                 why = f"pinned to {pinned:g} bits" if pinned is not None else "within allowed_bits"
                 raise InputError(f"allocator 'knapsack': group {g.name!r} has no option {why}")
