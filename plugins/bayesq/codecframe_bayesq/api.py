@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -185,6 +186,44 @@ def _check_budget(avg_bits: float, allowed: Sequence[int]) -> None:
                          f"{min(allowed)}..{max(allowed)} bits")
 
 
+def _allocate_on_demand(quantizer: GridQuantizer, alloc: KnapsackAllocator, layers: Sequence[LayerRef],
+                        posteriors: Mapping[str, GaussianPosterior], factors: Mapping[str, float],
+                        allowed: Sequence[int], avg_bits: float, timings: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per-row widths from the knapsack, designing each row's grids only up to the widths it can reach.
+
+    Every row starts with the widths up to ``ceil(avg_bits) + 1``; a width not designed yet counts
+    as distortion 0 (a lower bound). Rows whose allocation the knapsack cannot certify
+    (:func:`~.knapsack.hull_certificate`) get their next width designed, until every row is
+    certified: the widths are then exactly those of the allocation with every width designed.
+    """
+    n_widths = len(allowed)
+    start = min(max(int(np.searchsorted(allowed, math.ceil(avg_bits) + 1, side="right")), 2), n_widths)
+    top = {l.group: np.full(l.rows, start) for l in layers}  # rows have widths allowed[:top] designed
+    spec = [(l.group, l.rows, l.cols) for l in layers]
+    while True:
+        t0 = time.perf_counter()
+        dist, known = {}, {}
+        for l in layers:
+            k = np.arange(n_widths)[None, :] < top[l.group][:, None]
+            d = np.zeros((l.rows, n_widths))
+            for j, b in enumerate(allowed):
+                rows = np.flatnonzero(k[:, j])
+                if rows.size:
+                    # Σ λ_i E[(w_i - Q(w_i))²] with the smoothing of the rescaled posterior but the
+                    # estimator's precisions, so that distortions of different layers stay comparable.
+                    d[rows, j] = quantizer.designs(posteriors[l.group], b, rows).dist[rows] * factors[l.group] ** 2
+            dist[l.group], known[l.group] = d, k
+        timings["codebooks"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        bits, failing = alloc.allocate_rows(spec, allowed, dist, known)
+        timings["allocation"] = timings.get("allocation", 0.0) + time.perf_counter() - t0
+        grow = {g: f & (top[g] < n_widths) for g, f in failing.items()}
+        if not any(f.any() for f in grow.values()):
+            return {g: b.astype(np.int64) for g, b in bits.items()}
+        for g, f in grow.items():
+            top[g][f] += 1
+
+
 def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              estimator: str | Mapping[str, Any] | PosteriorEstimator = "bayesq-diag",
              codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
@@ -233,44 +272,52 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         quantizer: GridQuantizer | LloydQuantizer = LloydQuantizer(allowed_bits=tuple(allowed))
     else:
         quantizer = GridQuantizer(allowed_bits=tuple(allowed), search="minmax" if codebook == "minmax" else "expected")
-    # Σ λ_i E[(w_i - Q(w_i))²] with the smoothing of the rescaled posterior but the estimator's
-    # precisions, so that distortions of different layers stay comparable.
-    row_dist = {l.group: quantizer.row_distortions(posteriors[l.group], allowed) * factors[l.group] ** 2
-                for l in layers}
-    timings["codebooks"] = time.perf_counter() - t0
-
-    if proxy is not None:
-        t0 = time.perf_counter()
-        popts = dict(proxy)
-        unknown = set(popts) - {"samples", "calibration"}
-        if unknown:
-            raise ConfigError(f"proxy: unknown option(s) {', '.join(sorted(unknown))}")
-        width_codes = {l.group: {b: quantizer.code_for(posteriors[l.group], np.full(l.rows, b)) for b in allowed}
-                       for l in layers}
-        kl = mc_layer_kl(work, layers, posteriors, width_codes, calib.inputs[: int(popts.get("calibration", 128))],
-                         allowed, int(popts.get("samples", 8)), seed)
-        row_dist = {g: rescale_rows(d, kl[g]) for g, d in row_dist.items()}
-        timings["proxy"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    groups = []
-    for l in layers:
-        d, cols = row_dist[l.group].tolist(), l.cols
-        for r in range(l.rows):
-            groups.append(AllocationGroup(f"{l.group}#{r}", cols, {"bits": allowed[0]},
-                                          tuple(RateOption({"bits": b}, float(b * cols), d[r][j])
-                                                for j, b in enumerate(allowed))))
     pins = {f"{k}.weight": v for k, v in (pin or {}).items()}
     alloc = KnapsackAllocator(avg_bits=float(avg_bits), rate="code", allowed_bits=tuple(float(b) for b in allowed),
                               share=share, pin_first=pin_first, pin_last=pin_last, pin=pins)
-    settings = alloc.allocate(groups)
-    row_bits: dict[str, np.ndarray] = {}
-    i = 0
-    for l in layers:
-        row_bits[l.group] = np.array([int(s["bits"]) for s in settings[i:i + l.rows]], np.int64)
-        i += l.rows
+    timings["codebooks"] = time.perf_counter() - t0
+
+    if quantizer.row_wise and share == "none" and proxy is None:
+        row_bits = _allocate_on_demand(quantizer, alloc, layers, posteriors, factors, allowed, avg_bits, timings)
+    else:
+        t0 = time.perf_counter()
+        # Σ λ_i E[(w_i - Q(w_i))²] with the smoothing of the rescaled posterior but the estimator's
+        # precisions, so that distortions of different layers stay comparable.
+        row_dist = {l.group: quantizer.row_distortions(posteriors[l.group], allowed) * factors[l.group] ** 2
+                    for l in layers}
+        timings["codebooks"] += time.perf_counter() - t0
+
+        if proxy is not None:
+            t0 = time.perf_counter()
+            popts = dict(proxy)
+            unknown = set(popts) - {"samples", "calibration"}
+            if unknown:
+                raise ConfigError(f"proxy: unknown option(s) {', '.join(sorted(unknown))}")
+            width_codes = {l.group: {b: quantizer.code_for(posteriors[l.group], np.full(l.rows, b)) for b in allowed}
+                           for l in layers}
+            kl = mc_layer_kl(work, layers, posteriors, width_codes, calib.inputs[: int(popts.get("calibration", 128))],
+                             allowed, int(popts.get("samples", 8)), seed)
+            row_dist = {g: rescale_rows(d, kl[g]) for g, d in row_dist.items()}
+            timings["proxy"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        groups = []
+        for l in layers:
+            d, cols = row_dist[l.group].tolist(), l.cols
+            for r in range(l.rows):
+                groups.append(AllocationGroup(f"{l.group}#{r}", cols, {"bits": allowed[0]},
+                                              tuple(RateOption({"bits": b}, float(b * cols), d[r][j])
+                                                    for j, b in enumerate(allowed))))
+        settings = alloc.allocate(groups)
+        row_bits = {}
+        i = 0
+        for l in layers:
+            row_bits[l.group] = np.array([int(s["bits"]) for s in settings[i:i + l.rows]], np.int64)
+            i += l.rows
+        timings["allocation"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
-    timings["allocation"] = time.perf_counter() - t0
+    timings["allocation"] += time.perf_counter() - t0
 
     if rounding == "gptq":
         # GPTQ rounding on GPTQ's own per-row grids (quant.py: min–max widened to 0) at the chosen widths,

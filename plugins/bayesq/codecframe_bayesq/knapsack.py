@@ -132,6 +132,47 @@ def _greedy_tables(costs: np.ndarray, dists: np.ndarray, n_opts: np.ndarray, bud
     return picks
 
 
+@njit(cache=True)
+def _certify(costs: np.ndarray, dists: np.ndarray, n_opts: np.ndarray, known: np.ndarray, picks: np.ndarray,
+             ok: np.ndarray) -> None:
+    for u in range(costs.shape[0]):
+        n = n_opts[u]
+        hull = np.empty(n, np.int64)
+        length = _lower_hull(costs[u], dists[u], n, hull)
+        pos = 0
+        while hull[pos] != picks[u]:
+            pos += 1
+        good = True
+        for j in range(min(pos + 1, length - 1) + 1):
+            if not known[u, hull[j]]:
+                good = False
+        for j in range(min(pos + 1, length - 1)):
+            v, w = hull[j], hull[j + 1]
+            slope = (dists[u, v] - dists[u, w]) / (costs[u, w] - costs[u, v])
+            for b in range(n):
+                if good and not known[u, b] and costs[u, b] > costs[u, v] and \
+                        not dists[u, v] / (costs[u, b] - costs[u, v]) < slope * (1.0 - 1e-9):
+                    good = False
+        ok[u] = good
+
+
+def hull_certificate(costs: np.ndarray, dists: np.ndarray, n_opts: np.ndarray, known: np.ndarray,
+                     picks: np.ndarray) -> np.ndarray:
+    """Per unit: whether the greedy's picks stay the same whatever the unknown distortions are.
+
+    ``dists`` holds lower bounds (e.g. 0) where ``known`` is False, and ``known`` must be a prefix of
+    each unit's options in cost order. With ``fill`` the greedy examines, for each unit, the hull
+    segments it took and the one after (rejected). A unit is certified when those segments join
+    known options and every unknown option's optimistic slope ``D_v / (c_b - c_v)`` stays below
+    (by a relative 1e-9) the slope of each examined segment from ``v``: then the true hull has the
+    same examined prefix. If every unit is certified, the run with the true distortions examines the
+    same segments in the same order and returns the same picks.
+    """
+    ok = np.empty(costs.shape[0], np.bool_)
+    _certify(costs, dists, n_opts, known, picks, ok)
+    return ok
+
+
 def layer_of(name: str) -> str:
     """The layer a group belongs to: the part of its name before ``#`` (the whole name if none)."""
     return name.split("#", 1)[0]
@@ -206,8 +247,8 @@ class KnapsackAllocator(Allocator):
             return name, 0
         return layer, _index_of(name) // _aligned(self.config.share)
 
-    def _pins(self, groups: Sequence[AllocationGroup]) -> dict[str, float]:
-        layers = list(dict.fromkeys(layer_of(g.name) for g in groups))
+    def _pins(self, layers: Sequence[str]) -> dict[str, float]:
+        """Pinned width per layer name (``layers`` in order: the first and last are pinned by position)."""
         pins = {k: float(v) for k, v in self.config.pin.items()}
         unknown = set(pins) - set(layers)
         if unknown:
@@ -225,7 +266,7 @@ class KnapsackAllocator(Allocator):
         for g in groups:
             if not g.options:
                 raise InputError(f"allocator 'knapsack': group {g.name!r} has no rate options")
-        pins = self._pins(groups)
+        pins = self._pins(list(dict.fromkeys(layer_of(g.name) for g in groups)))
         allowed = None if cfg.allowed_bits is None else {float(b) for b in cfg.allowed_bits}
         # Per group: usable options as {width key: (cost, distortion, setting)}; the cost is the code
         # bits (width × size) or the quantizer's estimated bits.
@@ -261,21 +302,78 @@ class KnapsackAllocator(Allocator):
             costs.append([sum(table[i][k][0] for i in members) for k in keys])
             dists.append([sum(table[i][k][1] for i in members) for k in keys])
         total = sum(g.size for g in groups)
-        budget = cfg.avg_bits * total
-        cheapest = sum(min(c) for c in costs)
-        dearest = sum(max(c) for c in costs)
-        if cheapest > budget * (1 + 1e-12):
-            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is below the "
-                             f"smallest allowed allocation ({cheapest / total:.4g} bits per element)")
-        if cfg.rate == "code" and budget > dearest * (1 + 1e-12):
-            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is above the "
-                             f"largest allowed allocation ({dearest / total:.4g} bits per element)")
+        budget = self._budget(total, sum(min(c) for c in costs), sum(max(c) for c in costs))
         picks = greedy_knapsack(costs, dists, budget)
         out: list[dict[str, Any]] = [{}] * len(groups)
         for members, keys, p in zip(units.values(), unit_keys, picks):
             for i in members:
                 out[i] = dict(table[i][keys[p]][2])
         return out
+
+
+    def _budget(self, total: int, cheapest: float, dearest: float) -> float:
+        """The budget in bits for ``total`` elements; raises if it is outside the allowed allocations."""
+        cfg = self.config
+        budget = cfg.avg_bits * total
+        if cheapest > budget * (1 + 1e-12):
+            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is below the "
+                             f"smallest allowed allocation ({cheapest / total:.4g} bits per element)")
+        if cfg.rate == "code" and budget > dearest * (1 + 1e-12):
+            raise InputError(f"allocator 'knapsack': budget of {cfg.avg_bits:g} bits per element is above the "
+                             f"largest allowed allocation ({dearest / total:.4g} bits per element)")
+        return budget
+
+    def allocate_rows(self, layers: Sequence[tuple[str, int, int]], widths: Sequence[int],
+                      dists: Mapping[str, np.ndarray], known: Mapping[str, np.ndarray] | None = None
+                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`allocate` from arrays, for groups that are the rows of layers (rate "code", share "none").
+
+        ``layers``: ``(name, rows, cols)`` in order; row ``r`` of ``name`` stands for the group
+        ``"name#r"`` of ``cols`` elements with options ``{"bits": w}`` for the ascending ``widths``,
+        of distortion ``dists[name][r, j]``. Returns each layer's chosen widths (the same as
+        :meth:`allocate` on those groups) and the rows whose result is not certified: with ``known``
+        (per layer, a mask over ``dists`` that is a prefix of the widths in every row, the other
+        distortions being lower bounds such as 0), see :func:`hull_certificate`; without it, none.
+        """
+        cfg = self.config
+        if cfg.rate != "code" or cfg.share != "none":
+            raise ConfigError("allocator 'knapsack': allocate_rows needs rate 'code' and share 'none'")
+        names = [name for name, _, _ in layers]
+        pins = self._pins(names)
+        w = np.asarray(widths, np.float64)
+        allowed = np.ones(len(w), bool) if cfg.allowed_bits is None else np.isin(w, [float(b) for b in cfg.allowed_bits])
+        cost_rows, dist_rows, known_rows, opts, usable = [], [], [], [], []
+        for name, rows, cols in layers:
+            sel = allowed & (w == pins[name]) if name in pins else allowed
+            if not sel.any():
+                why = f"pinned to {pins[name]:g} bits" if name in pins else "within allowed_bits"
+                raise InputError(f"allocator 'knapsack': group {name + '#0'!r} has no option {why}")
+            d = np.asarray(dists[name], np.float64)
+            cost_rows.append(np.broadcast_to(w[sel] * cols, (rows, int(sel.sum()))))
+            dist_rows.append(d[:, sel])
+            known_rows.append(np.ones(d[:, sel].shape, bool) if known is None else np.asarray(known[name])[:, sel])
+            opts.append(np.full(rows, int(sel.sum()), np.int64))
+            usable.append(np.flatnonzero(sel))
+        width = max(c.shape[1] for c in cost_rows)
+
+        def stack(parts: list[np.ndarray], fill: Any) -> np.ndarray:
+            return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill) for a in parts])
+
+        costs, table, n_opts = stack(cost_rows, 0.0), stack(dist_rows, 0.0), np.concatenate(opts)
+        total = sum(rows * cols for _, rows, cols in layers)
+        cheapest = dearest = 0.0
+        for c in cost_rows:  # in group order, like allocate()
+            for row in c:
+                cheapest += float(row.min())
+                dearest += float(row.max())
+        picks = _greedy_tables(costs, table, n_opts, self._budget(total, cheapest, dearest), True)
+        ok = None if known is None else hull_certificate(costs, table, n_opts, stack(known_rows, False), picks)
+        out, failing, start = {}, {}, 0
+        for (name, rows, _), cols_used in zip(layers, usable):
+            out[name] = np.asarray(widths)[cols_used[picks[start:start + rows]]]
+            failing[name] = np.zeros(rows, bool) if ok is None else ~ok[start:start + rows]
+            start += rows
+        return out, failing
 
 
 def _aligned(share: str) -> int:

@@ -107,6 +107,8 @@ class _RowQuantizer(Quantizer):
 
     requires = (HasStd,)
     centred_levels = False
+    #: Whether each row's design depends on that row only (then rows can be designed on demand).
+    row_wise = False
 
     def __init__(self, config: Any = None, /, **options: Any) -> None:
         super().__init__(config, **options)
@@ -147,13 +149,31 @@ class _RowQuantizer(Quantizer):
     def design(self, mean: np.ndarray, std: np.ndarray, bits: int) -> GridDesign | CodebookDesign:
         """The width-``bits`` design of every row."""
 
-    def designs(self, posterior: Posterior, bits: int) -> GridDesign | CodebookDesign:
-        """Cached :meth:`design` for a posterior."""
+    def designs(self, posterior: Posterior, bits: int, rows: np.ndarray | None = None) -> GridDesign | CodebookDesign:
+        """Cached :meth:`design` for a posterior.
+
+        ``rows`` (indices): only these rows need a design; quantizers whose rows are designed
+        independently (``row_wise``) then leave the other rows NaN until they are asked for.
+        """
         per = self._cache.setdefault(posterior, {})
-        if bits not in per:
-            mean, std = _as_rows(posterior, self.describe())
-            per[bits] = self.design(mean, std, bits)
-        return per[bits]
+        design, missing = per.get(bits, (None, None))
+        if design is not None and missing is None:
+            return design
+        mean, std = _as_rows(posterior, self.describe())
+        if not self.row_wise or (design is None and rows is None):
+            design = self.design(mean, std, bits)
+            per[bits] = (design, None)
+            return design
+        if design is None:
+            nan = np.full(mean.shape[0], np.nan)
+            design, missing = GridDesign(bits, nan.copy(), nan.copy(), nan.copy()), np.ones(mean.shape[0], bool)
+        want = np.flatnonzero(missing) if rows is None else np.asarray(rows, np.int64)[missing[rows]]
+        if want.size:
+            part = self.design(mean[want], std[want], bits)
+            design.step[want], design.zero[want], design.dist[want] = part.step, part.zero, part.dist
+            missing[want] = False
+        per[bits] = (design, missing if missing.any() else None)
+        return design
 
     def levels_for(self, design: GridDesign | CodebookDesign) -> np.ndarray:
         return design.levels if isinstance(design, CodebookDesign) else _uniform_levels(design.bits, self.centred_levels)
@@ -164,8 +184,8 @@ class _RowQuantizer(Quantizer):
         rows = mean.shape[0]
         scale, zero, levels = np.empty(rows), np.empty(rows), {}
         for b in np.unique(bits):
-            d = self.designs(posterior, int(b))
             sel = bits == b
+            d = self.designs(posterior, int(b), np.flatnonzero(sel))
             scale[sel] = d.scale[sel] if isinstance(d, CodebookDesign) else d.step[sel]
             zero[sel] = d.zero[sel]
             levels[int(b)] = self.levels_for(d)
@@ -324,6 +344,7 @@ class GridQuantizer(_RowQuantizer):
     or min–max grids (``search="minmax"``, the round-to-nearest grid)."""
 
     id = "bayesq-grid"
+    row_wise = True
 
     @dataclasses.dataclass(frozen=True)
     class Config:
