@@ -197,7 +197,7 @@ def _allocate_on_demand(quantizer: GridQuantizer, alloc: KnapsackAllocator, laye
     certified: the widths are then exactly those of the allocation with every width designed.
     """
     n_widths = len(allowed)
-    start = min(max(int(np.searchsorted(allowed, math.ceil(avg_bits) + 1, side="right")), 2), n_widths)
+    start = min(max(int(np.searchsorted(allowed, math.floor(avg_bits), side="right")), 2), n_widths)
     top = {l.group: np.full(l.rows, start) for l in layers}  # rows have widths allowed[:top] designed
     spec = [(l.group, l.rows, l.cols) for l in layers]
     while True:

@@ -18,8 +18,8 @@ where ``S`` is the error of the one-sided grid ``{0, 1, 2, ...}`` and ``P`` that
 lattice (periodic in ``t``; ``P = S`` far inside). So one table ``S(u, ρ)``, independent of ``L``,
 serves every bit width. It is built once per process from the exact formula and read with bilinear
 interpolation; ``ρ > RHO_MAX`` uses the smooth large-ρ limit (Bennett's ``1/12`` inside the grid),
-with Φ read from a cubic Hermite table (nodes Φ and φ every 1/128 on [-10, 10], absolute error
-below 2e-11; φ itself is exact): ``erfc`` would cost most of the search's time.
+with Φ and φ read from cubic Hermite tables (nodes every 1/128 on [-10, 10], absolute errors
+below 2e-11): ``erfc`` and ``exp`` would cost most of the search's time.
 """
 
 from __future__ import annotations
@@ -205,31 +205,33 @@ def one_sided_table() -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _cdf_table(tab: np.ndarray, a: float) -> float:
-    """Φ(a) by cubic Hermite interpolation of the node values Φ and slopes φ (absolute error < 2e-11)."""
+def _phi_table(tab: np.ndarray, a: float) -> tuple[float, float]:
+    """(Φ(a), φ(a)) by cubic Hermite interpolation of the nodes' Φ, φ and slopes φ, -aφ (absolute
+    errors < 2e-11); 0 or 1 and 0 beyond ±_PHI_A."""
     if not a > -_PHI_A:
-        return 0.0
+        return 0.0, 0.0
     if a >= _PHI_A:
-        return 1.0
+        return 1.0, 0.0
     x = (a + _PHI_A) / _PHI_STEP
     j = min(int(x), _PHI_NODES - 2)
     t = x - j
     k = _PHI_BASE + 2 * j
     t2 = t * t
     t3 = t2 * t
-    return (tab[k] * (2.0 * t3 - 3.0 * t2 + 1.0) + tab[k + 2] * (3.0 * t2 - 2.0 * t3)
-            + _PHI_STEP * (tab[k + 1] * (t3 - 2.0 * t2 + t) + tab[k + 3] * (t3 - t2)))
+    h00, h01 = 2.0 * t3 - 3.0 * t2 + 1.0, 3.0 * t2 - 2.0 * t3
+    h10, h11 = _PHI_STEP * (t3 - 2.0 * t2 + t), _PHI_STEP * (t3 - t2)
+    a0 = -_PHI_A + j * _PHI_STEP
+    f0, f1 = tab[k + 1], tab[k + 3]
+    cdf = tab[k] * h00 + tab[k + 2] * h01 + f0 * h10 + f1 * h11
+    pdf = f0 * h00 + f1 * h01 - a0 * f0 * h10 - (a0 + _PHI_STEP) * f1 * h11
+    return cdf, pdf
 
 
 @njit(cache=True, inline="always")
 def _point_table(tab: np.ndarray, x: float) -> tuple[float, float, float]:
-    """(Φ(x), φ(x), x·φ(x)) with Φ from the Hermite table (exact limits beyond |x| = 40, like :func:`_point`)."""
-    if x <= -40.0:
-        return 0.0, 0.0, 0.0
-    if x >= 40.0:
-        return 1.0, 0.0, 0.0
-    f = _pdf(x)
-    return _cdf_table(tab, x), f, x * f
+    """(Φ(x), φ(x), x·φ(x)) from the Hermite table (like :func:`_point`)."""
+    p, f = _phi_table(tab, x)
+    return p, f, x * f
 
 
 @njit(cache=True, inline="always")
@@ -254,11 +256,11 @@ def _bilinear(tab: np.ndarray, base: int, n_rows: int, n_cols: int, u_max: float
 @njit(cache=True, inline="always")
 def _one_sided(tab: np.ndarray, u: float, rho: float) -> float:
     """S(u, ρ) from the tables; above RHO_MAX the large-ρ limit
-    ``E[y²; y <= 1/2] + (1/12)·P(y > 1/2)`` for y ~ N(u, ρ²), with Φ from its Hermite table."""
+    ``E[y²; y <= 1/2] + (1/12)·P(y > 1/2)`` for y ~ N(u, ρ²), with Φ and φ from the Hermite table."""
     if rho > RHO_MAX:
         a = (0.5 - u) / rho
-        p = _cdf_table(tab, a)
-        return ((u * u + rho * rho) * p - rho * (u + 0.5) * _pdf(a)) + (1.0 / 12.0) * (1.0 - p)
+        p, f = _phi_table(tab, a)
+        return ((u * u + rho * rho) * p - rho * (u + 0.5) * f) + (1.0 / 12.0) * (1.0 - p)
     if rho <= 1.0:
         base, n_rows, n_cols, u_max, u_step, rho_lo, rho_step = \
             0, _FINE_ROWS, _FINE_COLS, _FINE_U, _FINE_U_STEP, 0.0, _FINE_RHO_STEP

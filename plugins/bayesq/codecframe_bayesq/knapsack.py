@@ -361,11 +361,8 @@ class KnapsackAllocator(Allocator):
 
         costs, table, n_opts = stack(cost_rows, 0.0), stack(dist_rows, 0.0), np.concatenate(opts)
         total = sum(rows * cols for _, rows, cols in layers)
-        cheapest = dearest = 0.0
-        for c in cost_rows:  # in group order, like allocate()
-            for row in c:
-                cheapest += float(row.min())
-                dearest += float(row.max())
+        cheapest = float(sum(c.min(axis=1).sum() for c in cost_rows))
+        dearest = float(sum(c.max(axis=1).sum() for c in cost_rows))
         picks = _greedy_tables(costs, table, n_opts, self._budget(total, cheapest, dearest), True)
         ok = None if known is None else hull_certificate(costs, table, n_opts, stack(known_rows, False), picks)
         out, failing, start = {}, {}, 0

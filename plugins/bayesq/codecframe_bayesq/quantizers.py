@@ -73,9 +73,13 @@ class LayerCode:
 
 
 def _nearest(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Per row, the index of the nearest of the (ascending) ``levels`` row (ties to the lower)."""
+    """Per row, the index of the nearest of the (ascending) ``levels`` row (ties to the lower): the
+    number of midpoints below the value."""
     mids = 0.5 * (levels[:, 1:] + levels[:, :-1])
-    return (x[:, :, None] > mids[:, None, :]).sum(-1).astype(np.int32)
+    out = np.empty(x.shape, np.int32)
+    for r in range(x.shape[0]):
+        out[r] = np.searchsorted(mids[r], x[r], side="left")
+    return out
 
 
 def _uniform_levels(bits: int, centred: bool) -> np.ndarray:
