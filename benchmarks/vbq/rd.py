@@ -4,8 +4,9 @@ Writes the raw points and summary (JSON), the tables (Markdown) and the plot (PN
 
     python benchmarks/vbq/rd.py --out benchmarks/vbq/rd.json --plot docs/vbq-rd.png
 
-``--no-length-correction`` refits the shipped VAE's tables with raw lengths n (one pass) and runs
-VBQ without the second pass (the ablation of the paper's length-overhead correction).
+``--no-length-correction`` refits the shipped VAE's tables with raw lengths n (one pass, the shipped
+σ calibration) and runs VBQ without the second pass (the ablation of the paper's length-overhead
+correction).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from codecframe_vbq.image.codec import ImageCodec
-from codecframe_vbq.fit import fit_tables
+from codecframe_vbq.calibration import fit_calibrated_tables
 from codecframe_vbq.image.evaluate import evaluate, training_latents
 from codecframe_vbq.quantizer import use_tables
 from codecframe_vbq.image.report import markdown, plot, summarize
@@ -41,8 +42,8 @@ def main() -> int:
     if args.no_length_correction:
         tables = codec.quantizer.tables
         means, stds = training_latents(codec)
-        refit = fit_tables(means, stds, tables.lambdas, tables.r_max, tables.backoff_shift,
-                           {"ablation": "no length correction"}, length_correction=False)
+        refit = fit_calibrated_tables(means, stds, codec.calibration, tables.lambdas, tables.r_max,
+                                      tables.backoff_shift, {"ablation": "no length correction"}, length_correction=False)
         codec = ImageCodec(codec.vae_ref, use_tables(refit), quantizer_options={"length_correction": False})
     result = evaluate(codec, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True))
     args.out.write_text(json.dumps(result))  # the raw points survive a failure in the summary

@@ -10,5 +10,5 @@ ASSET_DIR = Path(__file__).parent / "assets"
 
 
 def asset_paths() -> list[Path]:
-    """Every shipped asset: the image VAE weights and its VBQ tables."""
+    """Every shipped asset: the image VAE weights and its VBQ tables (calibrated σ and raw σ)."""
     return sorted(ASSET_DIR.glob("*.safetensors"))

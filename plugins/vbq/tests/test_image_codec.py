@@ -19,7 +19,7 @@ from codecframe_vbq.assets import asset_paths
 from codecframe_vbq.image import data
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
-from codecframe_vbq.image.shipped import TABLES_REF, VAE_REF
+from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, TABLES_REF, VAE_REF
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,12 @@ def _png(tmp_path, image, name="in.png"):
 
 def test_shipped_assets_match_their_references():
     paths = {asset_ref(p): p for p in asset_paths()}
-    assert set(paths) == {VAE_REF, TABLES_REF}
-    assert find_asset(VAE_REF) == paths[VAE_REF] and find_asset(TABLES_REF) == paths[TABLES_REF]
-    tables = ImageCodec().quantizer.tables
-    assert tables.channels == ImageCodec().model.config.latent and tables.r_max == 10
+    assert set(paths) == {VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF}
+    for ref in paths:
+        assert find_asset(ref) == paths[ref]
+    for ref in (TABLES_REF, RAW_SIGMA_TABLES_REF):
+        tables = ImageCodec(tables=ref).quantizer.tables
+        assert tables.channels == ImageCodec().model.config.latent and tables.r_max == 10
 
 
 def test_cli_round_trip_with_lambda_and_bpp(tmp_path, small, capsys):
@@ -72,7 +74,7 @@ def test_decoded_latents_equal_the_encoders_exactly(small):
     post = codec.posterior(small)
     for lam in (0.3, 3.0):
         data_bytes = codec.encode_posterior(post, small.shape[:2], lam)
-        q = codec.quantizer.quantize(post, {"lambda": lam})
+        q = codec.quantizer.quantize(codec.search_posterior(post), {"lambda": lam})
         assert codecframe.decode(data_bytes).arrays["latent"].tobytes() == codec.quantizer.dequantize(q).tobytes()
 
 

@@ -2,9 +2,11 @@
 
     python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets --steps 22000 --seed 0 --threads 1
 
-Writes ``image-vae.safetensors`` and ``image-tables.safetensors`` and prints their sha256
-references (to be recorded in :mod:`codecframe_vbq.image.shipped`). ``--weights FILE`` skips
-training and refits the tables for existing weights.
+Writes ``image-vae.safetensors``, ``image-tables.safetensors`` (searched with the calibrated σ_eff
+of ``--sigma-alpha``, recorded in the tables) and ``image-tables-raw-sigma.safetensors`` (raw σ,
+the tables of files written before the calibration, kept so that they still decode) and prints
+their sha256 references (to be recorded in :mod:`codecframe_vbq.image.shipped`). ``--weights
+FILE`` skips training and refits the tables for existing weights.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from codecframe.assets import register_asset
 from codecframe.io import atomic_write
 
-from ..fit import DEFAULT_LAMBDAS, fit_tables
+from ..calibration import SigmaCalibration, fit_calibrated_tables
+from ..fit import DEFAULT_LAMBDAS
 from . import data
 from .codec import ImageCodec
 from .evaluate import training_latents
@@ -31,22 +34,30 @@ __all__ = ["main"]
 
 VAE_FILE = "image-vae.safetensors"
 TABLES_FILE = "image-tables.safetensors"
+RAW_SIGMA_TABLES_FILE = "image-tables-raw-sigma.safetensors"
+#: α of the shipped σ calibration, chosen on the validation image (benchmarks/vbq/calibrate.py).
+SIGMA_ALPHA = 0.0
 #: Weight of the index histogram against the level back-off in the tables (``specs/vbq.md`` §5.2).
 BACKOFF_SHIFT = 5
 
 
-def build_tables(weights: Path, out: Path, backoff_shift: int = BACKOFF_SHIFT) -> str:
-    """Fit and write the tables for the VAE in ``weights``; returns their reference."""
+def build_tables(weights: Path, outs: dict[Path, float], backoff_shift: int = BACKOFF_SHIFT) -> dict[Path, str]:
+    """Fit and write tables for the VAE in ``weights``, one file per (path: α of the σ calibration,
+    1 = raw σ); returns their references."""
     vae_ref = register_asset(weights)
     placeholder = "sha256:" + "0" * 64
-    codec = ImageCodec(vae=vae_ref, tables=placeholder)
+    codec = ImageCodec(vae=vae_ref, tables=placeholder, calibration=None)
     t0 = time.process_time()
     means, stds = training_latents(codec)
-    tables = fit_tables(means, stds, DEFAULT_LAMBDAS, 10, backoff_shift,
-                        {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])})
-    atomic_write(out, tables.to_bytes())
+    info = {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])}
+    refs = {}
+    for out, alpha in outs.items():
+        calibration = None if alpha == 1 else SigmaCalibration.from_training(stds, alpha)
+        atomic_write(out, fit_calibrated_tables(means, stds, calibration, DEFAULT_LAMBDAS, 10, backoff_shift,
+                                                info).to_bytes())
+        refs[out] = register_asset(out)
     print(json.dumps({"tables_cpu_s": time.process_time() - t0, "latents_per_channel": int(means.shape[1])}), flush=True)
-    return register_asset(out)
+    return refs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--weights", type=Path, default=None, help="existing VAE weights: only refit the tables")
     ap.add_argument("--steps", type=int, default=22000)
+    ap.add_argument("--sigma-alpha", type=float, default=SIGMA_ALPHA,
+                    help="α of the σ calibration the shipped tables record (1: raw σ)")
     add_training_arguments(ap)
     args = ap.parse_args(argv)
     import torch
@@ -75,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write(weights, save_vae(model, {"training": info, "config": dataclasses.asdict(config)}))
     elif args.weights.resolve() != weights.resolve():
         atomic_write(weights, args.weights.read_bytes())
-    tables_ref = build_tables(weights, args.out_dir / TABLES_FILE)
-    print(json.dumps({"VAE_REF": register_asset(weights), "TABLES_REF": tables_ref}), flush=True)
+    refs = build_tables(weights, {args.out_dir / TABLES_FILE: args.sigma_alpha, args.out_dir / RAW_SIGMA_TABLES_FILE: 1.0})
+    print(json.dumps({"VAE_REF": register_asset(weights), "TABLES_REF": refs[args.out_dir / TABLES_FILE],
+                      "RAW_SIGMA_TABLES_REF": refs[args.out_dir / RAW_SIGMA_TABLES_FILE]}), flush=True)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The R–D evaluation of the image codec on held-out images, every method in one run.
 
-Methods (all on the same VAE's latents, except JPEG): VBQ over a λ sweep; VBQ with σ replaced by
-its per-channel training mean (tables refitted the same way); per-channel uniform range with L
-levels; one global step Δ; per-channel k-means; JPEG (Pillow, qualities 1-95). Every point is a
+Methods (all on the same VAE's latents, except JPEG): VBQ over a λ sweep (the codec as given:
+the shipped one searches with the calibrated σ_eff, :mod:`codecframe_vbq.calibration`); VBQ with
+raw σ (α = 1) and VBQ with σ replaced by its per-channel training mean (α = 0), each with tables
+refitted the same way on the training latents; per-channel uniform range with L levels; one global step Δ; per-channel k-means; JPEG (Pillow, qualities 1-95). Every point is a
 real file: ``bpp`` counts all its bytes (header included); ``bpp_ideal`` replaces the entropy-coded
 payload by the ideal code length under the integer model actually coded, ``bpp_ideal_float`` by
 that under the fitted float model (counts / sum), both plus the same header bytes.
@@ -22,13 +23,17 @@ from codecframe.assets import asset_ref
 from codecframe.builtins.gaussian import GaussianPosterior
 
 from .. import baselines as bl
-from ..fit import fit_tables
+from ..calibration import SigmaCalibration, fit_calibrated_tables
 from ..quantizer import use_tables
 from . import data
 from .codec import GROUP, META_KEY, ImageCodec
 from .metrics import ms_ssim, psnr
 
-__all__ = ["Point", "training_latents", "evaluate", "DEFAULT_SWEEPS"]
+__all__ = ["Point", "training_latents", "evaluate", "variant_codec", "DEFAULT_SWEEPS", "SIGMA_VARIANTS"]
+
+#: VBQ variants evaluated beside the codec's own VBQ: method name → α of the σ calibration
+#: (1: raw σ, the paper's VBQ; 0: σ replaced by its per-channel training mean).
+SIGMA_VARIANTS = {"vbq-raw-sigma": 1.0, "vbq-mean-sigma": 0.0}
 
 DEFAULT_SWEEPS = {
     "vbq": tuple(2.0 ** (k / 2) for k in range(-10, 17)),
@@ -91,13 +96,24 @@ def _vbq_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, po
     for lam in lambdas:
         data_bytes = codec.encode_posterior(post, image.shape[:2], lam)
         rec, _ = codec.decode(data_bytes)
-        qz = q.quantize(post, {"lambda": lam})
+        qz = q.quantize(codec.search_posterior(post), {"lambda": lam})
         model, idx = q.symbol_model(qz, codec.coder_config["precision"])
         counts = tables.counts(qz.side["table"]).astype(np.float64)
         chan = np.repeat(np.arange(counts.shape[0]), qz.symbols.size // counts.shape[0])
         float_bits = -np.log2(counts[chan, qz.symbols] / counts.sum(axis=1)[chan]).sum()
         out.append(_file_point(method, name, lam, image, data_bytes, rec, model.information(qz.symbols, idx), float_bits))
     return out
+
+
+def variant_codec(codec: ImageCodec, train_mu: np.ndarray, train_sd: np.ndarray, alpha: float) -> ImageCodec:
+    """``codec``'s VAE with tables refitted on the training latents (C, N) for σ_eff of ``alpha``
+    (s_c = the training mean of σ; α = 1 gives raw σ with nothing recorded)."""
+    calibration = None if alpha == 1 else SigmaCalibration.from_training(train_sd, alpha)
+    base = codec.quantizer.tables
+    tables = fit_calibrated_tables(train_mu, train_sd, calibration, base.lambdas, codec.quantizer.config.r_max,
+                                   base.backoff_shift, {"variant": f"sigma calibration alpha = {alpha:g}"})
+    return ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"], codec.coder_config["id"],
+                      calibration=calibration)
 
 
 def _codebook_quantizers(method: str, make: Callable[[float], bl.Codebooks], settings: Sequence[float],
@@ -150,19 +166,12 @@ def evaluate(codec: ImageCodec, images: Sequence[str] = data.TEST, sweeps: dict 
              methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
     """All points of every method on the held-out ``images``, plus timings; see the module docstring."""
     sweeps = {**DEFAULT_SWEEPS, **(sweeps or {})}
-    methods = list(methods or ("vbq", "vbq-mean-sigma", "uniform-range", "uniform-step", "kmeans", "jpeg"))
+    methods = list(methods or ("vbq", *SIGMA_VARIANTS, "uniform-range", "uniform-step", "kmeans", "jpeg"))
     t0 = time.perf_counter()
     needs_train = any(m != "vbq" and m != "jpeg" for m in methods)
     train_mu, train_sd = training_latents(codec) if needs_train else (None, None)
     log(f"training latents in {time.perf_counter() - t0:.1f} s")
-    ablation = None
-    if "vbq-mean-sigma" in methods:
-        sigma_c = train_sd.mean(axis=1)
-        tables = fit_tables(train_mu, np.repeat(sigma_c[:, None], train_mu.shape[1], axis=1),
-                            codec.quantizer.tables.lambdas, codec.quantizer.config.r_max,
-                            codec.quantizer.tables.backoff_shift, {"ablation": "sigma = per-channel training mean"})
-        ablation = (ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"],
-                               codec.coder_config["id"]), sigma_c)
+    variants = {m: variant_codec(codec, train_mu, train_sd, a) for m, a in SIGMA_VARIANTS.items() if m in methods}
     makers = {
         "uniform-range": lambda L: bl.uniform_range_codebooks(train_mu, int(L)),
         "uniform-step": lambda d: bl.uniform_step_codebooks(train_mu, d),
@@ -178,11 +187,8 @@ def evaluate(codec: ImageCodec, images: Sequence[str] = data.TEST, sweeps: dict 
             t1 = time.perf_counter()
             if method == "vbq":
                 points += _vbq_points("vbq", codec, name, image, post, sweeps["vbq"])
-            elif method == "vbq-mean-sigma":
-                acodec, sigma_c = ablation
-                const = np.broadcast_to(sigma_c[:, None, None], post.std.shape).astype(np.float32)
-                points += _vbq_points(method, acodec, name, image, GaussianPosterior(mean=post.mean, std=const),
-                                      sweeps["vbq"])
+            elif method in variants:
+                points += _vbq_points(method, variants[method], name, image, post, sweeps["vbq"])
             elif method in fitted:
                 points += _codebook_points(method, codec, name, image, post, fitted[method])
             elif method == "jpeg":

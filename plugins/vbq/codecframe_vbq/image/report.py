@@ -22,7 +22,7 @@ __all__ = ["summarize", "markdown", "plot", "BPP_GRID"]
 #: Rates (bits per pixel) at which the Markdown table reports each method's PSNR.
 BPP_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 LABELS = {
-    "vbq": "VBQ", "vbq-mean-sigma": "VBQ, σ = channel mean", "uniform-range": "uniform, per-channel range (L levels)",
+    "vbq": "VBQ (shipped)", "vbq-raw-sigma": "VBQ, raw σ (α = 1)", "vbq-mean-sigma": "VBQ, σ = channel mean (α = 0)", "uniform-range": "uniform, per-channel range (L levels)",
     "uniform-step": "uniform, global step Δ", "kmeans": "k-means per channel", "jpeg": "JPEG (Pillow)",
 }
 
@@ -87,16 +87,21 @@ def summarize(result: dict) -> dict:
         vals = [v["psnr"] for v in per.values() if v["psnr"] is not None]
         bd[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
     checks: dict[str, dict] = {}
-    for m in ("uniform-range", "uniform-step", "vbq-mean-sigma", "kmeans"):
+    for m in ("uniform-range", "uniform-step", "vbq-raw-sigma", "vbq-mean-sigma", "kmeans"):
         if m in methods:
             checks[f"vbq_over_{m}"] = {img: _dominance(points, img, "vbq", m) for img in images}
     if "jpeg" in methods:
         checks["vbq_over_jpeg_upto_0.5bpp"] = {img: _dominance(points, img, "vbq", "jpeg", upper=0.5) for img in images}
         checks["vbq_over_jpeg_all_rates"] = {img: _dominance(points, img, "vbq", "jpeg") for img in images}
+    uncertainty = None
+    if "vbq-raw-sigma" in methods and "vbq-mean-sigma" in methods:
+        per = {img: bd_rate(*_curve(points, "vbq-mean-sigma", img), *_curve(points, "vbq-raw-sigma", img)) for img in images}
+        vals = [v for v in per.values() if v is not None]
+        uncertainty = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
     overhead = [p["bpp"] / p["bpp_ideal"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal"]]
     overhead_float = [p["bpp"] / p["bpp_ideal_float"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal_float"]]
     table = {m: {str(b): _mean([_at(_curve(points, m, img), b) for img in images]) for b in BPP_GRID} for m in methods}
-    return {"bd_rate_vbq_vs": bd, "checks": checks, "psnr_at_bpp": table,
+    return {"bd_rate_vbq_vs": bd, "bd_rate_raw_sigma_vs_mean_sigma": uncertainty, "checks": checks, "psnr_at_bpp": table,
             "file_vs_ideal": {"max_overhead_vs_integer_model": max(overhead, default=None),
                               "max_overhead_vs_float_model": max(overhead_float, default=None),
                               "min_overhead_vs_float_model": min(overhead_float, default=None)}}
@@ -124,6 +129,11 @@ def markdown(result: dict, summary: dict) -> str:
     for m, v in summary["bd_rate_vbq_vs"].items():
         cells = [f"{_fmt(x['psnr'], '+.1f')} % (MS-SSIM {_fmt(x['ms_ssim_db'], '+.1f')} %)" for x in v["per_image"].values()]
         lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {_fmt(v['mean_psnr'], '+.1f')} % |")
+    unc = summary.get("bd_rate_raw_sigma_vs_mean_sigma")
+    if unc:
+        lines += ["", "Does uncertainty matter: BD-rate (PSNR) of VBQ with raw σ against VBQ with σ = channel mean: "
+                  + ", ".join(f"{img} {_fmt(v, '+.1f')} %" for img, v in unc["per_image"].items())
+                  + f"; mean {_fmt(unc['mean_psnr'], '+.1f')} %."]
     lines += ["", "| check (VBQ minus other, PSNR dB, on the common rate range) | " + " | ".join(result["images"]) + " |",
               "|---|" + "---|" * len(result["images"])]
     for name, per in summary["checks"].items():

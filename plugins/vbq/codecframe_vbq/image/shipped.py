@@ -1,10 +1,15 @@
 """References (sha256) of the model files shipped in ``codecframe_vbq/assets`` (see ``docs/vbq.md``).
 
-Both were produced by ``python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets
---steps 22000 --seed 0 --threads 1`` (789 s of CPU time for the VAE, 23 s for the tables).
+All three were produced by ``python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets
+--steps 22000 --seed 0 --threads 1`` (789 s of CPU time for the VAE; the tables were refitted for the
+existing weights with ``--weights``, 43 s of CPU time for both tables files).
 """
 
 #: VAE weights, ``assets/image-vae.safetensors``.
 VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
-#: VBQ tables fitted on the training images' latents, ``assets/image-tables.safetensors``.
-TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
+#: VBQ tables fitted on the training images' latents with the calibrated σ_eff they record
+#: (α = 0: σ = its per-channel training mean, chosen on the validation image), ``assets/image-tables.safetensors``.
+TABLES_REF = "sha256:b5d9118b531663d8d0c58d58e472e2fcbd275bea2a2eca48fb19395f7c6a74b5"
+#: The same fitted with raw σ (the paper's VBQ; the default tables before the calibration, so files
+#: written with them, e.g. the conformance vectors, still decode), ``assets/image-tables-raw-sigma.safetensors``.
+RAW_SIGMA_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"

@@ -1,0 +1,121 @@
+"""The encoder-side σ calibration σ_eff = s_c·(σ/s_c)^α: limits, round trips, tables, the image codec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import codecframe
+from codecframe.errors import CodecframeError, ConfigError
+
+from codecframe_vbq.calibration import INFO_KEY, SigmaCalibration, fit_calibrated_tables
+from codecframe_vbq.fit import fit_tables
+from codecframe_vbq.image import data
+from codecframe_vbq.image.build import SIGMA_ALPHA
+from codecframe_vbq.image.codec import ImageCodec
+from codecframe_vbq.quantizer import use_tables
+from codecframe_vbq.tables import VBQTables
+
+
+def _latents(seed: int = 0, channels: int = 3, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((channels, n)), np.exp(rng.normal(-1.5, 0.8, (channels, n)))
+
+
+@pytest.mark.nojit
+def test_alpha_one_is_raw_sigma_and_alpha_zero_is_the_channel_mean():
+    _, sd = _latents()
+    std = sd.reshape(3, 40, 100).astype(np.float32)
+    one, zero = SigmaCalibration.from_training(sd, 1.0), SigmaCalibration.from_training(sd, 0.0)
+    assert one.apply(std) is std
+    expected = np.broadcast_to(sd.mean(axis=1)[:, None, None], std.shape).astype(np.float32)
+    assert zero.apply(std).tobytes() == expected.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(alpha=st.floats(0.0, 1.0), log_sd=st.lists(st.floats(-8, 3), min_size=2, max_size=20),
+       log_s=st.floats(-5, 1))
+def test_tempered_sigma_lies_between_sigma_and_the_channel_mean_and_keeps_its_order(alpha, log_sd, log_s):
+    std = np.exp(np.array(log_sd))[None, :]
+    s = float(np.exp(log_s))
+    eff = SigmaCalibration(alpha, (s,)).apply(std)[0]
+    lo, hi = np.minimum(std[0], s), np.maximum(std[0], s)
+    assert np.all(eff >= lo * (1 - 1e-12)) and np.all(eff <= hi * (1 + 1e-12))
+    order = np.argsort(std[0], kind="stable")
+    assert np.all(np.diff(eff[order]) >= 0)
+
+
+@pytest.mark.nojit
+def test_config_round_trip_and_bad_values():
+    cal = SigmaCalibration(0.5, (0.1, 0.2))
+    assert SigmaCalibration.from_dict(cal.to_dict()) == cal
+    for bad in ({"alpha": float("nan"), "channel_mean": [0.1]}, {"alpha": -0.1, "channel_mean": [0.1]},
+                {"alpha": True, "channel_mean": [0.1]}, {"alpha": 0.5, "channel_mean": []},
+                {"alpha": 0.5, "channel_mean": [0.0]}, {"alpha": 0.5, "channel_mean": [1, 2]},
+                {"alpha": 0.5, "channel_mean": "x"}, {"alpha": 0.5}, {"alpha": 0.5, "channel_mean": [0.1], "x": 1}):
+        with pytest.raises(ConfigError):
+            SigmaCalibration.from_dict(bad)
+    with pytest.raises(ConfigError, match="3 channels"):
+        SigmaCalibration(0.5, (0.1, 0.2, 0.3)).apply(np.ones((2, 4)))
+
+
+def test_calibrated_tables_record_the_calibration_and_match_a_direct_fit():
+    mu, sd = _latents()
+    cal = SigmaCalibration.from_training(sd, 0.5)
+    tables = fit_calibrated_tables(mu, sd, cal, (0.1, 1.0), 6)
+    direct = fit_tables(mu, cal.apply(sd), (0.1, 1.0), 6)
+    assert np.array_equal(tables.hist, direct.hist) and np.array_equal(tables.lengths, direct.lengths)
+    again = VBQTables.from_bytes(tables.to_bytes())
+    assert SigmaCalibration.from_dict(again.info[INFO_KEY]) == cal
+    raw = fit_calibrated_tables(mu, sd, None, (0.1, 1.0), 6)
+    assert INFO_KEY not in raw.info and np.array_equal(raw.hist, fit_tables(mu, sd, (0.1, 1.0), 6).hist)
+
+
+@pytest.fixture(scope="module")
+def crop() -> np.ndarray:
+    return np.ascontiguousarray(data.load("astronaut")[40:104, 200:280])
+
+
+def test_image_codec_alpha_one_reproduces_raw_vbq_bit_for_bit(crop):
+    raw = ImageCodec(calibration=None)
+    post = raw.posterior(crop)
+    one = ImageCodec(calibration=SigmaCalibration(1.0, (1.0,) * post.std.shape[0]))
+    for lam in (0.3, 3.0):
+        assert one.encode_posterior(post, crop.shape[:2], lam) == raw.encode_posterior(post, crop.shape[:2], lam)
+
+
+def test_image_codec_alpha_zero_is_vbq_on_the_channel_mean(crop):
+    from codecframe.builtins.gaussian import GaussianPosterior
+
+    codec = ImageCodec(calibration=None)
+    post = codec.posterior(crop)
+    s = tuple(float(v) for v in np.linspace(0.05, 0.3, post.std.shape[0]))
+    zero = ImageCodec(calibration=SigmaCalibration(0.0, s))
+    const = GaussianPosterior(mean=post.mean, std=np.broadcast_to(np.array(s)[:, None, None], post.std.shape)
+                              .astype(np.float32))
+    assert zero.encode_posterior(post, crop.shape[:2], 1.0) == codec.encode_posterior(const, crop.shape[:2], 1.0)
+
+
+def test_shipped_codec_uses_the_calibration_of_its_tables_and_decoding_ignores_it(crop):
+    codec = ImageCodec()
+    recorded = codec.quantizer.tables.info.get(INFO_KEY)
+    assert recorded is not None and codec.calibration == SigmaCalibration.from_dict(recorded)
+    assert codec.calibration.alpha == SIGMA_ALPHA
+    post = codec.posterior(crop)
+    data_bytes = codec.encode_posterior(post, crop.shape[:2], 1.0)
+    q = codec.quantizer.quantize(codec.search_posterior(post), {"lambda": 1.0})
+    assert codecframe.decode(data_bytes).arrays["latent"].tobytes() == codec.quantizer.dequantize(q).tobytes()
+    restored, _ = ImageCodec.decode(data_bytes)
+    assert restored.shape == crop.shape
+
+
+def test_tables_without_a_calibration_search_with_raw_sigma():
+    mu, sd = _latents(channels=32, n=500)
+    ref = use_tables(fit_calibrated_tables(mu, sd, None, (1.0,), 10))
+    assert ImageCodec(tables=ref).calibration is None
+
+
+def test_bad_calibration_argument_is_refused():
+    with pytest.raises(CodecframeError, match="calibration"):
+        ImageCodec(calibration="raw")
