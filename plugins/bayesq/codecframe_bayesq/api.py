@@ -191,37 +191,38 @@ def _allocate_on_demand(quantizer: GridQuantizer, alloc: KnapsackAllocator, laye
                         allowed: Sequence[int], avg_bits: float, timings: dict[str, float]) -> dict[str, np.ndarray]:
     """Per-row widths from the knapsack, designing each row's grids only up to the widths it can reach.
 
-    Every row starts with the widths up to ``ceil(avg_bits) + 1``; a width not designed yet counts
-    as distortion 0 (a lower bound). Rows whose allocation the knapsack cannot certify
+    Every row starts with the widths up to ``ceil(avg_bits)`` (at least two); a width not designed
+    yet counts as distortion 0 (a lower bound). Rows whose allocation the knapsack cannot certify
     (:func:`~.knapsack.hull_certificate`) get their next width designed, until every row is
     certified: the widths are then exactly those of the allocation with every width designed.
     """
     n_widths = len(allowed)
-    start = min(max(int(np.searchsorted(allowed, math.floor(avg_bits), side="right")), 2), n_widths)
-    top = {l.group: np.full(l.rows, start) for l in layers}  # rows have widths allowed[:top] designed
+    start = min(max(int(np.searchsorted(allowed, math.ceil(avg_bits), side="right")), 2), n_widths)
     spec = [(l.group, l.rows, l.cols) for l in layers]
+    dist = {l.group: np.zeros((l.rows, n_widths)) for l in layers}
+    known = {l.group: np.zeros((l.rows, n_widths), bool) for l in layers}
+    grow = {l.group: np.full(l.rows, start) for l in layers}  # rows get widths allowed[:grow] designed
     while True:
         t0 = time.perf_counter()
-        dist, known = {}, {}
         for l in layers:
-            k = np.arange(n_widths)[None, :] < top[l.group][:, None]
-            d = np.zeros((l.rows, n_widths))
+            g = l.group
             for j, b in enumerate(allowed):
-                rows = np.flatnonzero(k[:, j])
+                rows = np.flatnonzero(~known[g][:, j] & (j < grow[g]))
                 if rows.size:
                     # Σ λ_i E[(w_i - Q(w_i))²] with the smoothing of the rescaled posterior but the
                     # estimator's precisions, so that distortions of different layers stay comparable.
-                    d[rows, j] = quantizer.designs(posteriors[l.group], b, rows).dist[rows] * factors[l.group] ** 2
-            dist[l.group], known[l.group] = d, k
+                    dist[g][rows, j] = quantizer.designs(posteriors[g], b, rows).dist[rows] * factors[g] ** 2
+                    known[g][rows, j] = True
         timings["codebooks"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         bits, failing = alloc.allocate_rows(spec, allowed, dist, known)
         timings["allocation"] = timings.get("allocation", 0.0) + time.perf_counter() - t0
-        grow = {g: f & (top[g] < n_widths) for g, f in failing.items()}
-        if not any(f.any() for f in grow.values()):
+        if not any(f.any() for f in failing.values()):
             return {g: b.astype(np.int64) for g, b in bits.items()}
-        for g, f in grow.items():
-            top[g][f] += 1
+        if any((f & known[g].all(axis=1)).any() for g, f in failing.items()):  # (so every loop designs more)
+            raise RuntimeError("internal error: a row with every width designed was not certified")
+        for l in layers:
+            grow[l.group] = known[l.group].sum(axis=1) + failing[l.group]
 
 
 def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
