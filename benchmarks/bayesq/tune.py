@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         for budget in (float(b) for b in args.budgets.split(",")):
             for scale in (float(s) for s in args.scales.split(",")):
                 for codebook in ("grid", "lloyd"):
-                    qm = quantize(ex.model, calib, budget, posterior_scale=scale, codebook=codebook)
+                    # scales relative to the min–max step at avg_bits (quantize's reference is ceil(avg_bits))
+                    qm = quantize(ex.model, calib, budget, codebook=codebook,
+                                  posterior_scale=scale * (2.0 ** math.ceil(budget) - 1.0) / (2.0 ** budget - 1.0))
                     kl = evaluate(qm.model, ref, valid, targets)["kl"]
                     rows.append({"model": name, "budget": budget, "scale": scale, "codebook": codebook, "valid_kl": kl})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)

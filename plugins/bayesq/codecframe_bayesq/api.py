@@ -148,8 +148,10 @@ def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: floa
                         avg_bits: float) -> tuple[dict[str, GaussianPosterior], dict[str, float]]:
     """Rescale each posterior so that median(std) = ``scale`` × the layer's budget step.
 
-    The budget step is the median row range divided by ``2^avg_bits - 1`` (the min–max step of a
-    grid at the average width). Returns the posteriors and each layer's std factor ``f``
+    The budget step is the median row range divided by ``2^ceil(avg_bits) - 1``: the min–max step
+    of a grid at the narrowest whole width that reaches the budget (at x.5 budgets, the finer of
+    the two widths the rows mostly get; chosen over ``avg_bits`` itself on validation data,
+    ``benchmarks/bayesq/scale_rule.py``). Returns the posteriors and each layer's std factor ``f``
     (distortions measured with the rescaled posterior are multiplied by ``f²`` to return to the
     estimator's precision scale).
     """
@@ -159,7 +161,7 @@ def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: floa
     for name, post in posteriors.items():
         mean = np.asarray(post.mean, np.float64)
         rows = mean.reshape(mean.shape[0], -1) if mean.ndim >= 2 else mean.reshape(1, -1)
-        step = float(np.median(np.ptp(rows, axis=1))) / (2.0 ** avg_bits - 1.0)
+        step = float(np.median(np.ptp(rows, axis=1))) / (2.0 ** math.ceil(avg_bits) - 1.0)
         med = float(np.median(post.std))
         factors[name] = scale * step / med if step > 0 and med > 0 else 1.0
         out[name] = rescale(post, factors[name])
@@ -238,8 +240,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     ``{"samples": 8}`` for the Monte Carlo KL proxy (``"calibration"``: how many inputs it uses,
     default 128). ``distill_options``: e.g. ``{"steps": 200}`` (see :class:`DistillOptions`).
     ``posterior_scale``: each layer's posterior is rescaled (its precision shape kept) so that its
-    median standard deviation is this multiple of the layer's min–max step at ``avg_bits``
-    (median row range / (2^avg_bits - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
+    median standard deviation is this multiple of the layer's min–max step at ``ceil(avg_bits)``
+    (median row range / (2^ceil(avg_bits) - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
     The input model is not modified.
     """
