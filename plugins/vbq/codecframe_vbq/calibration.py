@@ -41,8 +41,8 @@ class SigmaCalibration:
 
     def __post_init__(self) -> None:
         a = self.alpha
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= 2:
-            raise ConfigError(f"σ calibration: alpha must be a number in [0, 2], got {a!r}")
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not -1 <= a <= 2:
+            raise ConfigError(f"σ calibration: alpha must be a number in [-1, 2], got {a!r}")
         s = self.channel_mean
         if (not isinstance(s, tuple) or not s
                 or not all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in s)):
@@ -81,11 +81,12 @@ class SigmaCalibration:
 
 def fit_calibrated_tables(means: np.ndarray, stds: np.ndarray, calibration: SigmaCalibration | None,
                           lambdas: Sequence[float] = DEFAULT_LAMBDAS, r_max: int = 10, backoff_shift: int = 5,
-                          info: Mapping[str, Any] | None = None, length_correction: bool = True) -> VBQTables:
+                          info: Mapping[str, Any] | None = None, length_correction: bool = True,
+                          prior_span: str = "quantile") -> VBQTables:
     """:func:`~codecframe_vbq.fit.fit_tables` on training latents (C, N) searched with σ_eff, the
     calibration recorded in the tables' info (None: raw σ, nothing recorded)."""
     info = dict(info or {})
     if calibration is not None:
         stds = calibration.apply(np.asarray(stds, np.float64))
         info[INFO_KEY] = calibration.to_dict()
-    return fit_tables(means, stds, lambdas, r_max, backoff_shift, info, length_correction)
+    return fit_tables(means, stds, lambdas, r_max, backoff_shift, info, length_correction, prior_span)

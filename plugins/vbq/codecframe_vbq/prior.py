@@ -18,14 +18,29 @@ from codecframe.errors import InputError
 
 from .grid import grid_size, xi
 
-__all__ = ["empirical_points", "quantile_knots", "knot_points"]
+__all__ = ["PRIOR_SPANS", "empirical_points", "quantile_knots", "knot_points"]
+
+#: How :func:`empirical_points` maps the grid's CDF values onto the training values.
+PRIOR_SPANS = ("quantile", "full")
 
 
-def empirical_points(values: np.ndarray, r_max: int) -> np.ndarray:
-    """Grid points (K,) at the empirical quantiles ξ_k of ``values`` (numpy's 'linear' method)."""
+def empirical_points(values: np.ndarray, r_max: int, span: str = "quantile") -> np.ndarray:
+    """Grid points (K,) at the empirical quantiles of ``values`` (numpy's 'linear' method).
+
+    ``span = "quantile"``: at ξ_k = (k+1)/2^(R+1) (the paper's grid; the outermost points are the
+    1/2^(R+1) and 1 - 1/2^(R+1) quantiles, so the most extreme training values lie beyond the grid).
+    ``span = "full"``: at k/(K-1), the same CDF grid stretched so that the outermost points are the
+    smallest and largest training values (a measured choice, docs/vbq.md); with R = 0 (one point,
+    the median) both spans agree.
+    """
     v = np.asarray(values, np.float64).ravel()
     if v.size == 0 or not np.all(np.isfinite(v)):
         raise InputError("an empirical prior needs at least one finite value")
+    if span not in PRIOR_SPANS:
+        raise InputError(f"prior span must be one of {PRIOR_SPANS}, got {span!r}")
+    if span == "full" and r_max > 0:
+        k = np.arange(grid_size(r_max), dtype=np.float64)
+        return np.quantile(v, k / (k.size - 1), method="linear")
     return np.quantile(v, xi(r_max), method="linear")
 
 

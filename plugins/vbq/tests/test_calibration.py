@@ -1,4 +1,5 @@
-"""The encoder-side σ calibration σ_eff = s_c·(σ/s_c)^α: limits, round trips, tables, the image codec."""
+"""The encoder-side choices of the shipped tables: the σ calibration σ_eff = s_c·(σ/s_c)^α (limits,
+round trips, tables, the image codec) and the prior span of the grid."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import codecframe
-from codecframe.errors import CodecframeError, ConfigError
+from codecframe.errors import CodecframeError, ConfigError, InputError
 
 from codecframe_vbq.calibration import INFO_KEY, SigmaCalibration, fit_calibrated_tables
 from codecframe_vbq.fit import fit_tables
+from codecframe_vbq.prior import empirical_points
 from codecframe_vbq.image import data
 from codecframe_vbq.image.build import SIGMA_ALPHA
 from codecframe_vbq.image.codec import ImageCodec
@@ -50,7 +52,7 @@ def test_tempered_sigma_lies_between_sigma_and_the_channel_mean_and_keeps_its_or
 def test_config_round_trip_and_bad_values():
     cal = SigmaCalibration(0.5, (0.1, 0.2))
     assert SigmaCalibration.from_dict(cal.to_dict()) == cal
-    for bad in ({"alpha": float("nan"), "channel_mean": [0.1]}, {"alpha": -0.1, "channel_mean": [0.1]},
+    for bad in ({"alpha": float("nan"), "channel_mean": [0.1]}, {"alpha": -1.1, "channel_mean": [0.1]},
                 {"alpha": True, "channel_mean": [0.1]}, {"alpha": 0.5, "channel_mean": []},
                 {"alpha": 0.5, "channel_mean": [0.0]}, {"alpha": 0.5, "channel_mean": [1, 2]},
                 {"alpha": 0.5, "channel_mean": "x"}, {"alpha": 0.5}, {"alpha": 0.5, "channel_mean": [0.1], "x": 1}):
@@ -119,3 +121,25 @@ def test_tables_without_a_calibration_search_with_raw_sigma():
 def test_bad_calibration_argument_is_refused():
     with pytest.raises(CodecframeError, match="calibration"):
         ImageCodec(calibration="raw")
+
+
+@pytest.mark.nojit
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=300), r_max=st.integers(0, 8))
+def test_full_span_grid_reaches_the_extremes_and_keeps_the_median(values, r_max):
+    v = np.array(values)
+    full, paper = empirical_points(v, r_max, "full"), empirical_points(v, r_max)
+    if r_max > 0:  # with one point both spans give the median
+        assert full[0] == v.min() and full[-1] == v.max()
+    assert np.all(np.diff(full) >= 0)
+    assert full[full.size // 2] == paper[paper.size // 2] == np.quantile(v, 0.5)
+    assert full[0] <= paper[0] and full[-1] >= paper[-1]
+
+
+def test_prior_span_is_recorded_and_checked():
+    mu, sd = _latents()
+    assert fit_tables(mu, sd, (1.0,), 6, prior_span="full").info["prior_span"] == "full"
+    assert "prior_span" not in fit_tables(mu, sd, (1.0,), 6).info
+    with pytest.raises(InputError, match="span"):
+        fit_tables(mu, sd, (1.0,), 6, prior_span="wide")
+    assert ImageCodec().quantizer.tables.info["prior_span"] == "full"

@@ -16,6 +16,8 @@ from codecframe_vbq.image.evaluate import evaluate
 from codecframe_vbq.image.report import summarize
 
 pytestmark = pytest.mark.slow
+#: Rate up to which VBQ is at or above both uniform baselines on every test image (measured: XX).
+SATURATION_BPP = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +41,21 @@ def test_bd_rate_against_per_channel_range_uniform(summary):
     assert summary["bd_rate_vbq_vs"]["uniform-range"]["mean_psnr"] <= -15
 
 
-@pytest.mark.xfail(strict=True, reason="measured -8 % (astronaut +12 %): target -15 % missed")
 def test_bd_rate_against_global_step_uniform(summary):
     assert summary["bd_rate_vbq_vs"]["uniform-step"]["mean_psnr"] <= -15
 
 
-@pytest.mark.xfail(strict=True, reason="measured: up to 1.9 dB below uniform on astronaut around 0.25 bpp")
+@pytest.mark.xfail(strict=True, reason="measured: VBQ falls below uniform where the curves saturate (XX)")
 def test_vbq_at_or_above_uniform_at_every_rate(summary):
     for name in ("vbq_over_uniform-range", "vbq_over_uniform-step"):
         assert all(d["min_margin_db"] >= 0 for d in summary["checks"][name].values())
+
+
+def test_vbq_at_or_above_uniform_below_saturation(summary):
+    """What holds of the target above: VBQ ≥ both uniform baselines up to SATURATION_BPP on every image."""
+    for name in ("vbq_over_uniform-range", "vbq_over_uniform-step"):
+        for d in summary["checks"][name].values():
+            assert d["other_catches_up_at_bpp"] is None or d["other_catches_up_at_bpp"] >= SATURATION_BPP
 
 
 @pytest.mark.xfail(strict=True, reason="measured: JPEG overtakes VBQ at 0.2-0.41 bpp depending on the image")
@@ -55,6 +63,13 @@ def test_vbq_beats_jpeg_up_to_half_a_bit_per_pixel(summary):
     assert all(d["min_margin_db"] > 0 for d in summary["checks"]["vbq_over_jpeg_upto_0.5bpp"].values())
 
 
-@pytest.mark.xfail(strict=True, reason="measured: σ replaced by its channel mean is better (BD-rate of VBQ +15 %)")
+@pytest.mark.xfail(strict=True, reason="measured: σ replaced by its channel mean is better (BD-rate of raw-σ VBQ +15 %)")
 def test_uncertainty_helps(summary):
-    assert summary["bd_rate_vbq_vs"]["vbq-mean-sigma"]["mean_psnr"] < 0
+    """The paper's claim: VBQ with the posterior's own σ beats σ = its per-channel mean."""
+    assert summary["bd_rate_raw_sigma_vs_mean_sigma"]["mean_psnr"] < 0
+
+
+def test_shipped_calibration_beats_raw_sigma_on_the_test_images(summary):
+    """The σ calibration was chosen on the validation image; it also wins on every test image."""
+    per = summary["bd_rate_vbq_vs"]["vbq-raw-sigma"]["per_image"]
+    assert all(v["psnr"] < 0 for v in per.values())
