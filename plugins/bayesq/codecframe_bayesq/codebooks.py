@@ -58,35 +58,26 @@ class CodebookDesign:
 # --------------------------------------------------------------------------- cell moments
 @njit(cache=True)
 def _add_moments(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray, zero: float,
-                 scale: float, acc_p: np.ndarray, acc_m1: np.ndarray, spacing: float = 0.0) -> None:
+                 scale: float, acc_p: np.ndarray, acc_m1: np.ndarray) -> None:
     """Add ``w·P(cell k)`` and ``w·E[x; cell k]`` over the elements of a row, for x ~ N(m, s²) with
     ``m = (mean - zero)/scale``, ``s = std/scale``, ``w = lam·scale²``, under nearest-level cells of ``levels``.
 
     Φ comes from the Hermite table of ``tab`` (:func:`~.gaussian_error.one_sided_table`): the moments
-    only propose a refit, which the exact objective accepts or rejects. ``spacing > 0`` says that
-    ``levels`` are (about) uniformly spaced by it, which only speeds up the search for the nearest level. One loop over the row with the arrays indexed in place (numba pays
-    reference counting when arrays are passed to a helper inside a branchy per-element loop).
+    only propose a refit, which the exact objective accepts or rejects. One loop over the row with
+    the arrays indexed in place (numba pays reference counting when arrays are passed to a helper
+    inside a branchy per-element loop).
     """
     count = levels.shape[0]
     for i in range(mean.shape[0]):
         m, s, w = (mean[i] - zero) / scale, std[i] / scale, lam[i] * scale * scale
-        # locate the nearest level: k = first index with levels[k] >= m (levels sorted); on a uniform
-        # grid guessed from the spacing and corrected by exact comparisons, else by bisection
-        if spacing > 0.0:
-            g = (m - levels[0]) / spacing
-            k = 0 if not g > 0.0 else (count if g >= count else int(math.ceil(g)))
-            while k > 0 and levels[k - 1] >= m:
-                k -= 1
-            while k < count and levels[k] < m:
-                k += 1
-        else:
-            k, hi = 0, count
-            while k < hi:
-                mid = (k + hi) >> 1
-                if levels[mid] < m:
-                    k = mid + 1
-                else:
-                    hi = mid
+        # locate the nearest level: k = first index with levels[k] >= m (levels sorted), by bisection
+        k, hi = 0, count
+        while k < hi:
+            mid = (k + hi) >> 1
+            if levels[mid] < m:
+                k = mid + 1
+            else:
+                hi = mid
         if k == count:
             k = count - 1
         elif k > 0 and m - levels[k - 1] <= levels[k] - m:
@@ -119,15 +110,13 @@ def _add_moments(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.nda
 
 @njit(cache=True)
 def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray,
-                  scale: float, zero: float, acc_p: np.ndarray, acc_m1: np.ndarray,
-                  uniform: bool = False) -> tuple[float, float]:
+                  scale: float, zero: float, acc_p: np.ndarray, acc_m1: np.ndarray) -> tuple[float, float]:
     """Best ``(scale, zero)`` for fixed cells of the levels ``zero + scale·levels`` (normal equations)."""
     count = levels.shape[0]
     acc_p[:] = 0.0
     acc_m1[:] = 0.0
     # (x - 0)/1 and λ·1·1 are exact: the moments of the weights themselves under the current levels
-    cur = zero + scale * levels
-    _add_moments(tab, mean, std, lam, cur, 0.0, 1.0, acc_p, acc_m1, (cur[-1] - cur[0]) / (count - 1) if uniform else 0.0)
+    _add_moments(tab, mean, std, lam, zero + scale * levels, 0.0, 1.0, acc_p, acc_m1)
     a0 = a1 = a2 = b0 = b1 = 0.0
     for k in range(count):
         a0 += acc_p[k]
@@ -147,10 +136,61 @@ def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.nd
 
 # --------------------------------------------------------------------------- uniform grids
 @njit(cache=True)
+def _grid_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, count: int, step: float,
+                zero: float) -> tuple[float, float]:
+    """:func:`_affine_refit` for the uniform grid ``zero + step·k``, worked in grid units.
+
+    With ``y = (x - zero)/step ~ N(t, ρ²)`` the cells are ``(k - 1/2, k + 1/2]`` and the normal
+    equations of ``y ≈ z' + Δ'·k`` are accumulated directly: the same cells, proposal window and
+    point-mass rules as :func:`_add_moments` (up to rounding), without a levels array.
+    """
+    a0 = a1 = a2 = b0 = b1 = 0.0
+    last = count - 1.0
+    for i in range(mean.shape[0]):
+        t, r, w = (mean[i] - zero) / step, std[i] / step, lam[i]
+        k = min(max(math.ceil(t - 0.5), 0.0), last)  # nearest level, ties to the lower
+        lo_b = -np.inf if k == 0.0 else k - 0.5
+        hi_b = np.inf if k == last else k + 0.5
+        if (t - lo_b > PROPOSAL_WINDOW * r and hi_b - t > PROPOSAL_WINDOW * r) or \
+                2.0 * PROPOSAL_WINDOW * r > MAX_WINDOW_CELLS * (hi_b - lo_b):
+            a0 += w
+            a1 += w * k
+            a2 += w * k * k
+            b0 += w * t
+            b1 += w * t * k
+            continue
+        j0 = k
+        while j0 > 0.0 and j0 - 0.5 > t - PROPOSAL_WINDOW * r:
+            j0 -= 1.0
+        j1 = k
+        while j1 < last and j1 + 0.5 < t + PROPOSAL_WINDOW * r:
+            j1 += 1.0
+        inv = 1.0 / r
+        pa, fa, _ = (0.0, 0.0, 0.0) if j0 == 0.0 else _point_table(tab, (j0 - 0.5 - t) * inv)
+        j = j0
+        while j <= j1:
+            pb, fb, _ = (1.0, 0.0, 0.0) if j == last else _point_table(tab, (j + 0.5 - t) * inv)
+            p = w * (pb - pa)
+            e = w * (t * (pb - pa) + r * (fa - fb))
+            a0 += p
+            a1 += p * j
+            a2 += p * j * j
+            b0 += e
+            b1 += e * j
+            pa, fa = pb, fb
+            j += 1.0
+    det = a0 * a2 - a1 * a1
+    if not det > 1e-300 * (a0 * a2 + 1e-300):
+        return step, zero
+    z = (a2 * b0 - a1 * b1) / det
+    d = (a0 * b1 - a1 * b0) / det
+    if not (d > 0.0 and math.isfinite(d) and math.isfinite(z)):
+        return step, zero
+    return step * d, zero + step * z
+
+
+@njit(cache=True)
 def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zero_out, dist_out):
-    ks = np.arange(count).astype(np.float64)
-    acc_p = np.empty(count)
-    acc_m1 = np.empty(count)
     for r in range(mean.shape[0]):
         m, s, w = mean[r], std[r], lam[r]
         lo, hi = m.min(), m.max()
@@ -171,7 +211,7 @@ def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zer
                 best, best_step, best_zero = d, step, zero
         step, zero = best_step, best_zero
         for _ in range(lloyd_iters):
-            step, zero = _affine_refit(tab, m, s, w, ks, step, zero, acc_p, acc_m1, True)
+            step, zero = _grid_refit(tab, m, s, w, count, step, zero)
             d = grid_error_sum(tab, m, s, w, step, zero, count, best)
             if d < best:
                 best, best_step, best_zero = d, step, zero
