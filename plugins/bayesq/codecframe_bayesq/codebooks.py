@@ -135,7 +135,7 @@ def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.nd
 
 
 # --------------------------------------------------------------------------- uniform grids
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _grid_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, count: int, step: float,
                 zero: float) -> tuple[float, float]:
     """:func:`_affine_refit` for the uniform grid ``zero + step·k``, worked in grid units.
@@ -189,7 +189,7 @@ def _grid_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndar
     return step * d, zero + step * z
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _design_rows(tab, mean, std, lam, count, shrinks, lloyd_iters, step_out, zero_out, dist_out):
     for r in range(mean.shape[0]):
         m, s, w = mean[r], std[r], lam[r]

@@ -315,7 +315,7 @@ def _grid_error(tab, mean, std, step, zero, count, out):
         out[i] = step * step * _grid_units(tab, (mean[i] - zero) / step, std[i] / step, count)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def grid_error_sum(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, weight: np.ndarray,
                    step: float, zero: float, count: int, bound: float = np.inf) -> float:
     """Σ_i weight_i · E[(w_i - Q(w_i))²] for one grid (``tab``: :func:`one_sided_table`, weights > 0).
