@@ -16,7 +16,8 @@ from codecframe_vbq.image.evaluate import evaluate
 from codecframe_vbq.image.report import summarize
 
 pytestmark = pytest.mark.slow
-#: Rate up to which VBQ is at or above both uniform baselines on every test image (measured: XX).
+#: Rate up to which VBQ is at or above both uniform baselines on every test image (measured: 0.328 bpp,
+#: coffee against the per-channel range).
 SATURATION_BPP = 0.3
 
 
@@ -45,7 +46,7 @@ def test_bd_rate_against_global_step_uniform(summary):
     assert summary["bd_rate_vbq_vs"]["uniform-step"]["mean_psnr"] <= -15
 
 
-@pytest.mark.xfail(strict=True, reason="measured: VBQ falls below uniform where the curves saturate (XX)")
+@pytest.mark.xfail(strict=True, reason="measured: up to 0.06 dB below uniform from 0.33-0.44 bpp (coffee, astronaut), near saturation")
 def test_vbq_at_or_above_uniform_at_every_rate(summary):
     for name in ("vbq_over_uniform-range", "vbq_over_uniform-step"):
         assert all(d["min_margin_db"] >= 0 for d in summary["checks"][name].values())
