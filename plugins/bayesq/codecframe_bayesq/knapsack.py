@@ -357,7 +357,12 @@ class KnapsackAllocator(Allocator):
         width = max(c.shape[1] for c in cost_rows)
 
         def stack(parts: list[np.ndarray], fill: Any) -> np.ndarray:
-            return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill) for a in parts])
+            out = np.full((sum(a.shape[0] for a in parts), width), fill, dtype=np.asarray(parts[0]).dtype)
+            start = 0
+            for a in parts:
+                out[start:start + a.shape[0], :a.shape[1]] = a
+                start += a.shape[0]
+            return out
 
         costs, table, n_opts = stack(cost_rows, 0.0), stack(dist_rows, 0.0), np.concatenate(opts)
         total = sum(rows * cols for _, rows, cols in layers)

@@ -76,10 +76,21 @@ def _nearest(x: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Per row, the index of the nearest of the (ascending) ``levels`` row (ties to the lower): the
     number of midpoints below the value."""
     mids = 0.5 * (levels[:, 1:] + levels[:, :-1])
-    out = np.empty(x.shape, np.int32)
-    for r in range(x.shape[0]):
-        out[r] = np.searchsorted(mids[r], x[r], side="left")
-    return out
+    n = mids.shape[1]
+    if n <= 8:  # few levels: count them all at once
+        return (x[:, :, None] > mids[:, None, :]).sum(-1).astype(np.int32)
+    # guess from each row's mean spacing, then move to the exact count: mids[k-1] < x <= mids[k]
+    span = (mids[:, -1] - mids[:, 0]) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        guess = np.where(span[:, None] > 0, (x - mids[:, :1]) / span[:, None] + 1.0, 0.0)
+    k = np.clip(np.nan_to_num(np.ceil(guess)), 0, n).astype(np.int64)
+    for _ in range(n + 1):
+        down = (k > 0) & (x <= np.take_along_axis(mids, np.maximum(k - 1, 0), 1))
+        up = (k < n) & (x > np.take_along_axis(mids, np.minimum(k, n - 1), 1))
+        if not (down.any() or up.any()):
+            break
+        k += up.astype(np.int64) - down.astype(np.int64)
+    return k.astype(np.int32)
 
 
 def _uniform_levels(bits: int, centred: bool) -> np.ndarray:

@@ -13,7 +13,7 @@ from codecframe_bayesq.codebooks import design_grids
 from codecframe_bayesq.gaussian_error import _cdf, _pdf, _phi_table, grid_error_sum, one_sided_table
 from codecframe_bayesq.knapsack import KnapsackAllocator, greedy_knapsack, hull_certificate, lower_hull
 from codecframe_bayesq.layers import LayerRef
-from codecframe_bayesq.quantizers import GridQuantizer
+from codecframe_bayesq.quantizers import GridQuantizer, _nearest
 
 WIDTHS = [2, 3, 4, 5, 6, 8]
 
@@ -224,3 +224,20 @@ def test_abandoned_grid_sums_exceed_their_bound_and_others_are_exact(seed, bits,
         assert full > full * frac
     else:
         assert bounded == full
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bits=st.integers(1, 8), uniform=st.booleans(), tie=st.booleans())
+def test_nearest_level_equals_counting_the_midpoints_below(seed, bits, uniform, tie):
+    rng = np.random.default_rng(seed)
+    rows, cols, count = int(rng.integers(1, 12)), int(rng.integers(1, 40)), 1 << bits
+    if uniform:
+        levels = rng.normal(size=(rows, 1)) + rng.uniform(1e-3, 2, (rows, 1)) * np.arange(count)
+    else:
+        levels = np.sort(rng.normal(size=(rows, count)), axis=1)
+    if tie and count > 2:
+        levels[:, 2] = levels[:, 1]
+    x = 3 * rng.normal(size=(rows, cols))
+    x[:, 0] = 0.5 * (levels[:, 0] + levels[:, 1])  # exactly on a threshold: the lower level
+    mids = 0.5 * (levels[:, 1:] + levels[:, :-1])
+    assert np.array_equal(_nearest(x, levels), (x[:, :, None] > mids[:, None, :]).sum(-1))
