@@ -1,15 +1,17 @@
-"""Choose α of the σ calibration σ_eff = s_c·(σ/s_c)^α on the VALIDATION image only.
+"""Choose α of the σ calibration σ_eff = s_c·(σ/s_c)^α and the power β of the flattened grid prior
+p^β on the VALIDATION image only.
 
-For each α, the VBQ tables are refitted (with the prior span of the shipped tables) on the training latents with σ_eff (as the shipped build
+For each α, the VBQ tables are refitted (with the prior span and power of the shipped tables) on the training latents with σ_eff (as the shipped build
 does) and VBQ is run over the R–D sweep on the validation image (motorcycle_right), beside the two
 uniform baselines fitted on the training latents. The chosen α minimises VBQ's BD-rate (PSNR)
-against the global-step uniform baseline on that image. The test images are not touched.
+against the global-step uniform baseline on that image; likewise for each β (with the shipped α
+and span). The test images are not touched.
 
 Also measured (not candidates of the rule, for the docs' diagnosis): the per-channel decoder
 sensitivity h_c = E‖∂g/∂z_i‖² on the training latents (central 256×256 crops, Hutchinson estimate
 with two random-sign tangents per channel, torch.func.jvp), its log-log slope against s_c, and VBQ
 with σ_eff = h_c^(-1/2) (scaled to the geometric mean of s_c) in place of s_c; and α = 0 with the
-other prior span (``prior.empirical_points``: "quantile", the paper's grid, or "full").
+shipped power and the other prior span (``prior.empirical_points``: "quantile", the paper's grid, or "full").
 
     python benchmarks/vbq/calibrate.py --out benchmarks/vbq/calibrate.json
 """
@@ -36,6 +38,7 @@ from codecframe_vbq.image.metrics import bd_rate
 from codecframe_vbq.image.report import _curve, _dominance
 
 ALPHAS = (-0.25, 0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)
+POWERS = (0.0, 0.2, 0.35, 0.5, 0.75, 1.0)
 
 
 def channel_sensitivity(codec: ImageCodec, crop: int = 256, samples: int = 2, seed: int = 0) -> np.ndarray:
@@ -63,6 +66,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("benchmarks/vbq/calibrate.json"))
     ap.add_argument("--alphas", type=float, nargs="+", default=ALPHAS)
+    ap.add_argument("--powers", type=float, nargs="+", default=POWERS)
     args = ap.parse_args()
     torch.set_num_threads(1)
     load_before = open("/proc/loadavg").read().split()[:3]
@@ -82,28 +86,38 @@ def main() -> int:
         vc = variant_codec(codec, mu, sd, alpha)
         points += _vbq_points(f"alpha={alpha:g}", vc, name, image, post, DEFAULT_SWEEPS["vbq"])
         print(f"alpha {alpha:g}: {time.perf_counter() - t1:.1f} s", file=sys.stderr, flush=True)
+    base = codec.quantizer.tables
+    span, power = base.info.get("prior_span", "quantile"), base.info.get("prior_power", 1.0)
+    shipped = ImageCodec().calibration
+    for beta in args.powers:
+        t1 = time.perf_counter()
+        tables = fit_calibrated_tables(mu, sd, shipped, base.lambdas, 10, base.backoff_shift,
+                                       {"variant": f"prior power {beta:g}"}, prior_span=span, prior_power=beta)
+        points += _vbq_points(f"power={beta:g}", ImageCodec(codec.vae_ref, use_tables(tables), calibration=shipped),
+                              name, image, post, DEFAULT_SWEEPS["vbq"])
+        print(f"power {beta:g}: {time.perf_counter() - t1:.1f} s", file=sys.stderr, flush=True)
     s_c = sd.mean(axis=1)
     h_c = channel_sensitivity(codec)
     slope, _ = np.polyfit(np.log(s_c), np.log(h_c), 1)
     scale = h_c ** -0.5 * np.exp(np.log(s_c).mean() - np.log(h_c ** -0.5).mean())
     sens_cal = SigmaCalibration(0.0, tuple(float(v) for v in scale))
-    tables = fit_calibrated_tables(mu, sd, sens_cal, codec.quantizer.tables.lambdas, 10,
-                                   codec.quantizer.tables.backoff_shift, {"variant": "decoder sensitivity"})
+    tables = fit_calibrated_tables(mu, sd, sens_cal, base.lambdas, 10, base.backoff_shift,
+                                   {"variant": "decoder sensitivity"}, prior_span=span, prior_power=power)
     points += _vbq_points("sensitivity", ImageCodec(codec.vae_ref, use_tables(tables), calibration=sens_cal),
                           name, image, post, DEFAULT_SWEEPS["vbq"])
-    span = codec.quantizer.tables.info.get("prior_span", "quantile")
     other_span = "quantile" if span == "full" else "full"
     cal0 = SigmaCalibration.from_training(sd, 0.0)
-    tables = fit_calibrated_tables(mu, sd, cal0, codec.quantizer.tables.lambdas, 10, codec.quantizer.tables.backoff_shift,
-                                   {"variant": f"prior span {other_span}"}, prior_span=other_span)
+    tables = fit_calibrated_tables(mu, sd, cal0, base.lambdas, 10, base.backoff_shift,
+                                   {"variant": f"prior span {other_span}"}, prior_span=other_span, prior_power=power)
     points += _vbq_points(f"alpha=0 span={other_span}", ImageCodec(codec.vae_ref, use_tables(tables), calibration=cal0),
                           name, image, post, DEFAULT_SWEEPS["vbq"])
     pts = [p.__dict__ for p in points]
     rows = {}
-    for m in [f"alpha={a:g}" for a in args.alphas] + ["sensitivity", f"alpha=0 span={other_span}"]:
+    for m in ([f"alpha={a:g}" for a in args.alphas] + [f"power={b:g}" for b in args.powers]
+              + ["sensitivity", f"alpha=0 span={other_span}"]):
         r1, q1 = _curve(pts, m, name)
         row = {}
-        for other in ("uniform-step", "uniform-range", "alpha=0", "alpha=1"):
+        for other in ("uniform-step", "uniform-range", "alpha=0", "alpha=1", "power=1"):
             if other == m or other not in {p["method"] for p in pts}:
                 continue
             r0, q0 = _curve(pts, other, name)
@@ -111,9 +125,10 @@ def main() -> int:
             row[f"margin_vs_{other}"] = _dominance(pts, name, m, other)
         rows[m] = row
     best = min(args.alphas, key=lambda a: rows[f"alpha={a:g}"]["bd_rate_vs_uniform-step"])
+    best_power = min(args.powers, key=lambda b: rows[f"power={b:g}"]["bd_rate_vs_uniform-step"])
     result = {"validation_image": name, "alphas": list(args.alphas), "criterion":
               "min BD-rate (PSNR) of VBQ vs the global-step uniform baseline on the validation image",
-              "prior_span": span, "chosen_alpha": best, "rows": rows, "channel_mean_sigma": s_c.tolist(), "channel_sensitivity": h_c.tolist(),
+              "prior_span": span, "prior_power": power, "chosen_alpha": best, "chosen_power": best_power, "rows": rows, "channel_mean_sigma": s_c.tolist(), "channel_sensitivity": h_c.tolist(),
               "sensitivity_loglog_slope": float(slope),
               "sensitivity_loglog_corr": float(np.corrcoef(np.log(s_c), np.log(h_c))[0, 1]), "points": pts, "wall_s": time.perf_counter() - t0,
               "loadavg_before": load_before, "loadavg_after": open("/proc/loadavg").read().split()[:3],
@@ -125,7 +140,7 @@ def main() -> int:
                    if k.startswith("margin") and v]
         print(f"{a}: " + ", ".join(cells) + " | " + ", ".join(margins))
     print(f"log h_c vs log s_c: slope {slope:.2f}, correlation {result['sensitivity_loglog_corr']:.3f}")
-    print(f"chosen α = {best:g}")
+    print(f"chosen α = {best:g}, chosen power = {best_power:g}")
     return 0
 
 

@@ -5,7 +5,7 @@ Writes the raw points and summary (JSON), the tables (Markdown) and the plot (PN
     python benchmarks/vbq/rd.py --out benchmarks/vbq/rd.json --plot docs/vbq-rd.png
 
 ``--no-length-correction`` refits the shipped VAE's tables with raw lengths n (one pass, the shipped
-σ calibration) and runs VBQ without the second pass (the ablation of the paper's length-overhead
+σ calibration and grid) and runs VBQ without the second pass (the ablation of the paper's length-overhead
 correction).
 """
 
@@ -43,7 +43,9 @@ def main() -> int:
         tables = codec.quantizer.tables
         means, stds = training_latents(codec)
         refit = fit_calibrated_tables(means, stds, codec.calibration, tables.lambdas, tables.r_max,
-                                      tables.backoff_shift, {"ablation": "no length correction"}, length_correction=False)
+                                      tables.backoff_shift, {"ablation": "no length correction"}, length_correction=False,
+                                      prior_span=tables.info.get("prior_span", "quantile"),
+                                      prior_power=tables.info.get("prior_power", 1.0))
         codec = ImageCodec(codec.vae_ref, use_tables(refit), quantizer_options={"length_correction": False})
     result = evaluate(codec, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True))
     args.out.write_text(json.dumps(result))  # the raw points survive a failure in the summary

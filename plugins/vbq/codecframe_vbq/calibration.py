@@ -82,11 +82,11 @@ class SigmaCalibration:
 def fit_calibrated_tables(means: np.ndarray, stds: np.ndarray, calibration: SigmaCalibration | None,
                           lambdas: Sequence[float] = DEFAULT_LAMBDAS, r_max: int = 10, backoff_shift: int = 5,
                           info: Mapping[str, Any] | None = None, length_correction: bool = True,
-                          prior_span: str = "quantile") -> VBQTables:
+                          prior_span: str = "quantile", prior_power: float = 1.0) -> VBQTables:
     """:func:`~codecframe_vbq.fit.fit_tables` on training latents (C, N) searched with σ_eff, the
     calibration recorded in the tables' info (None: raw σ, nothing recorded)."""
     info = dict(info or {})
     if calibration is not None:
         stds = calibration.apply(np.asarray(stds, np.float64))
         info[INFO_KEY] = calibration.to_dict()
-    return fit_tables(means, stds, lambdas, r_max, backoff_shift, info, length_correction, prior_span)
+    return fit_tables(means, stds, lambdas, r_max, backoff_shift, info, length_correction, prior_span, prior_power)

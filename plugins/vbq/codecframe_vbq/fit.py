@@ -44,12 +44,13 @@ def fit_tables(
     info: dict | None = None,
     length_correction: bool = True,
     prior_span: str = "quantile",
+    prior_power: float = 1.0,
 ) -> VBQTables:
     """Tables for C channels from training posteriors ``means``/``stds`` of shape (C, N).
 
-    Grid points: the empirical quantiles of each channel's means (``prior_span``: see
-    :func:`~codecframe_vbq.prior.empirical_points`; a span other than "quantile" is recorded in the
-    info under ``"prior_span"``). For every λ: pass 1 searches
+    Grid points: quantiles of each channel's means (``prior_span``, ``prior_power``: see
+    :func:`~codecframe_vbq.prior.empirical_points`; values other than the defaults "quantile" and 1
+    are recorded in the info under ``"prior_span"`` and ``"prior_power"``). For every λ: pass 1 searches
     with raw lengths n and fits the length overhead from its level counts; pass 2 searches with
     the corrected lengths and records the index histogram (halved until within the count limit).
     Without ``length_correction`` the lengths stay n and one pass gives the histogram.
@@ -60,10 +61,12 @@ def fit_tables(
     if lam.ndim != 1 or lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam <= 0) or np.any(np.diff(lam) <= 0):
         raise InputError("lambdas must be a non-empty increasing sequence of positive numbers")
     channels, n = means.shape
-    points = np.stack([empirical_points(means[c], r, prior_span) for c in range(channels)])
+    points = np.stack([empirical_points(means[c], r, prior_span, prior_power) for c in range(channels)])
     info = dict(info or {})
     if prior_span != "quantile":
         info["prior_span"] = prior_span
+    if prior_power != 1:
+        info["prior_power"] = float(prior_power)
     guide = build_guide(points, GUIDE_BUCKETS)
     lev = levels(r)
     chan = np.repeat(np.arange(channels, dtype=np.int64), n)

@@ -1,5 +1,5 @@
 """The encoder-side choices of the shipped tables: the σ calibration σ_eff = s_c·(σ/s_c)^α (limits,
-round trips, tables, the image codec) and the prior span of the grid."""
+round trips, tables, the image codec) and the prior span and power of the grid."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from codecframe_vbq.calibration import INFO_KEY, SigmaCalibration, fit_calibrate
 from codecframe_vbq.fit import fit_tables
 from codecframe_vbq.prior import empirical_points
 from codecframe_vbq.image import data
-from codecframe_vbq.image.build import SIGMA_ALPHA
+from codecframe_vbq.image.build import PRIOR_POWER, SIGMA_ALPHA
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.quantizer import use_tables
 from codecframe_vbq.tables import VBQTables
@@ -143,3 +143,33 @@ def test_prior_span_is_recorded_and_checked():
     with pytest.raises(InputError, match="span"):
         fit_tables(mu, sd, (1.0,), 6, prior_span="wide")
     assert ImageCodec().quantizer.tables.info["prior_span"] == "full"
+    assert fit_tables(mu, sd, (1.0,), 6, prior_power=0.5).info["prior_power"] == 0.5
+    assert "prior_power" not in fit_tables(mu, sd, (1.0,), 6).info
+    for bad in (-0.1, 1.5, float("nan"), True):
+        with pytest.raises(InputError, match="power"):
+            fit_tables(mu, sd, (1.0,), 6, prior_power=bad)
+    assert ImageCodec().quantizer.tables.info["prior_power"] == PRIOR_POWER
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=300), r_max=st.integers(1, 8),
+       power=st.floats(0.0, 1.0), span=st.sampled_from(["quantile", "full"]))
+def test_flattened_prior_points_are_ordered_within_the_training_range(values, r_max, power, span):
+    v = np.array(values)
+    pts = empirical_points(v, r_max, span, power)
+    assert pts.shape == (2 ** (r_max + 1) - 1,) and np.all(np.diff(pts) >= 0)
+    assert pts[0] >= v.min() and pts[-1] <= v.max()
+    if span == "full":
+        assert pts[0] == v.min() and pts[-1] == v.max()
+
+
+@pytest.mark.nojit
+def test_prior_power_interpolates_between_the_empirical_quantiles_and_even_spacing():
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal(50_000)
+    k = np.arange(2047) / 2046
+    assert np.array_equal(empirical_points(v, 10, "full", 1.0), np.quantile(v, k, method="linear"))
+    even = np.linspace(0.0, 1.0, 100_001)  # every histogram bin occupied, so power 0 spaces points evenly
+    assert np.allclose(empirical_points(even, 10, "full", 0.0), np.linspace(0.0, 1.0, 2047), rtol=0, atol=1e-12)
+    tails = [np.ptp(empirical_points(v, 10, "full", p)[[1, 2]]) for p in (1.0, 0.5, 0.2)]
+    assert tails[0] > tails[1] > tails[2]  # flatter prior: finer tails

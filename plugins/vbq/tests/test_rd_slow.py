@@ -16,8 +16,8 @@ from codecframe_vbq.image.evaluate import evaluate
 from codecframe_vbq.image.report import summarize
 
 pytestmark = pytest.mark.slow
-#: Rate up to which VBQ is at or above both uniform baselines on every test image (measured: 0.328 bpp,
-#: coffee against the per-channel range).
+#: Rate up to which VBQ was at or above both uniform baselines on every test image before the grid
+#: was flattened (0.328 bpp); now it is at every rate, and this weaker check stays.
 SATURATION_BPP = 0.3
 
 
@@ -46,7 +46,6 @@ def test_bd_rate_against_global_step_uniform(summary):
     assert summary["bd_rate_vbq_vs"]["uniform-step"]["mean_psnr"] <= -15
 
 
-@pytest.mark.xfail(strict=True, reason="measured: up to 0.06 dB below uniform from 0.33-0.44 bpp (coffee, astronaut), near saturation")
 def test_vbq_at_or_above_uniform_at_every_rate(summary):
     for name in ("vbq_over_uniform-range", "vbq_over_uniform-step"):
         assert all(d["min_margin_db"] >= 0 for d in summary["checks"][name].values())
@@ -59,12 +58,12 @@ def test_vbq_at_or_above_uniform_below_saturation(summary):
             assert d["other_catches_up_at_bpp"] is None or d["other_catches_up_at_bpp"] >= SATURATION_BPP
 
 
-@pytest.mark.xfail(strict=True, reason="measured: JPEG overtakes VBQ at 0.2-0.41 bpp depending on the image")
+@pytest.mark.xfail(strict=True, reason="measured: JPEG overtakes VBQ at 0.31-0.43 bpp depending on the image")
 def test_vbq_beats_jpeg_up_to_half_a_bit_per_pixel(summary):
     assert all(d["min_margin_db"] > 0 for d in summary["checks"]["vbq_over_jpeg_upto_0.5bpp"].values())
 
 
-@pytest.mark.xfail(strict=True, reason="measured: σ replaced by its channel mean is better (BD-rate of raw-σ VBQ +15 %)")
+@pytest.mark.xfail(strict=True, reason="measured: σ replaced by its channel mean is better (BD-rate of raw-σ VBQ +20 %)")
 def test_uncertainty_helps(summary):
     """The paper's claim: VBQ with the posterior's own σ beats σ = its per-channel mean."""
     assert summary["bd_rate_raw_sigma_vs_mean_sigma"]["mean_psnr"] < 0

@@ -3,7 +3,8 @@
     python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets --steps 22000 --seed 0 --threads 1
 
 Writes ``image-vae.safetensors``, ``image-tables.safetensors`` (searched with the calibrated σ_eff
-of ``--sigma-alpha``, recorded in the tables, grid over the full training range) and
+of ``--sigma-alpha``, recorded in the tables, grid over the full training range at quantiles of the
+flattened prior p^``--prior-power``) and
 ``image-tables-raw-sigma.safetensors`` (raw σ and the paper's quantile grid: the tables of files
 written before the calibration, kept so that they still decode) and prints
 their sha256 references (to be recorded in :mod:`codecframe_vbq.image.shipped`). ``--weights
@@ -38,15 +39,17 @@ TABLES_FILE = "image-tables.safetensors"
 RAW_SIGMA_TABLES_FILE = "image-tables-raw-sigma.safetensors"
 #: α of the shipped σ calibration, chosen on the validation image (benchmarks/vbq/calibrate.py).
 SIGMA_ALPHA = 0.0
-#: Prior span of the shipped tables (``prior.empirical_points``), chosen on the validation image.
+#: Prior span and power of the shipped tables (``prior.empirical_points``), chosen on the validation image.
 PRIOR_SPAN = "full"
+PRIOR_POWER = 0.0
 #: Weight of the index histogram against the level back-off in the tables (``specs/vbq.md`` §5.2).
 BACKOFF_SHIFT = 5
 
 
-def build_tables(weights: Path, outs: dict[Path, tuple[float, str]], backoff_shift: int = BACKOFF_SHIFT) -> dict[Path, str]:
+def build_tables(weights: Path, outs: dict[Path, tuple[float, str, float]],
+                 backoff_shift: int = BACKOFF_SHIFT) -> dict[Path, str]:
     """Fit and write tables for the VAE in ``weights``, one file per (path: (α of the σ calibration,
-    1 = raw σ; prior span)); returns their references."""
+    1 = raw σ; prior span; prior power)); returns their references."""
     vae_ref = register_asset(weights)
     placeholder = "sha256:" + "0" * 64
     codec = ImageCodec(vae=vae_ref, tables=placeholder, calibration=None)
@@ -54,10 +57,10 @@ def build_tables(weights: Path, outs: dict[Path, tuple[float, str]], backoff_shi
     means, stds = training_latents(codec)
     info = {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])}
     refs = {}
-    for out, (alpha, span) in outs.items():
+    for out, (alpha, span, power) in outs.items():
         calibration = None if alpha == 1 else SigmaCalibration.from_training(stds, alpha)
         atomic_write(out, fit_calibrated_tables(means, stds, calibration, DEFAULT_LAMBDAS, 10, backoff_shift,
-                                                info, prior_span=span).to_bytes())
+                                                info, prior_span=span, prior_power=power).to_bytes())
         refs[out] = register_asset(out)
     print(json.dumps({"tables_cpu_s": time.process_time() - t0, "latents_per_channel": int(means.shape[1])}), flush=True)
     return refs
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=22000)
     ap.add_argument("--sigma-alpha", type=float, default=SIGMA_ALPHA,
                     help="α of the σ calibration the shipped tables record (1: raw σ)")
+    ap.add_argument("--prior-power", type=float, default=PRIOR_POWER,
+                    help="flatten the grid's prior to p^power (1: the empirical quantiles)")
     add_training_arguments(ap)
     args = ap.parse_args(argv)
     import torch
@@ -91,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write(weights, save_vae(model, {"training": info, "config": dataclasses.asdict(config)}))
     elif args.weights.resolve() != weights.resolve():
         atomic_write(weights, args.weights.read_bytes())
-    refs = build_tables(weights, {args.out_dir / TABLES_FILE: (args.sigma_alpha, PRIOR_SPAN),
-                                  args.out_dir / RAW_SIGMA_TABLES_FILE: (1.0, "quantile")})
+    refs = build_tables(weights, {args.out_dir / TABLES_FILE: (args.sigma_alpha, PRIOR_SPAN, args.prior_power),
+                                  args.out_dir / RAW_SIGMA_TABLES_FILE: (1.0, "quantile", 1.0)})
     print(json.dumps({"VAE_REF": register_asset(weights), "TABLES_REF": refs[args.out_dir / TABLES_FILE],
                       "RAW_SIGMA_TABLES_REF": refs[args.out_dir / RAW_SIGMA_TABLES_FILE]}), flush=True)
     return 0

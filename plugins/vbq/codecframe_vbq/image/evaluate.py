@@ -108,12 +108,13 @@ def _vbq_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, po
 def variant_codec(codec: ImageCodec, train_mu: np.ndarray, train_sd: np.ndarray, alpha: float) -> ImageCodec:
     """``codec``'s VAE with tables refitted on the training latents (C, N) for σ_eff of ``alpha``
     (s_c = the training mean of σ; α = 1 gives raw σ with nothing recorded), with the prior span
-    of ``codec``'s tables."""
+    and power of ``codec``'s tables."""
     calibration = None if alpha == 1 else SigmaCalibration.from_training(train_sd, alpha)
     base = codec.quantizer.tables
     tables = fit_calibrated_tables(train_mu, train_sd, calibration, base.lambdas, codec.quantizer.config.r_max,
                                    base.backoff_shift, {"variant": f"sigma calibration alpha = {alpha:g}"},
-                                   prior_span=base.info.get("prior_span", "quantile"))
+                                   prior_span=base.info.get("prior_span", "quantile"),
+                                   prior_power=base.info.get("prior_power", 1.0))
     return ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"], codec.coder_config["id"],
                       calibration=calibration)
 
