@@ -33,7 +33,8 @@ __all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "c
 # One malloc arena per process keeps freed chunk buffers reusable across threads (zarr encodes in a
 # thread pool), and leaving glibc's trim threshold unset (distributed sets 64 KiB) keeps its dynamic
 # mmap threshold, so chunk-sized buffers are reused instead of mapped and zero-faulted every time
-# (docs/benchmarks.md, "Scale-out": 1.3x encode throughput per worker, same peak memory).
+# (docs/benchmarks.md, "Scale-out": 1.3x encode throughput per worker). Adding a fixed
+# MALLOC_MMAP_THRESHOLD_ trades throughput for bounded memory (measured there too).
 WORKER_MALLOC: dict[str, str | None] = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None}
 
 

@@ -84,7 +84,11 @@ def run_serial(args, config, store: Path) -> dict:
 
 
 def run_cluster(args, config, n_workers: int, store: Path) -> dict:
-    with cfdask.local_cluster(n_workers=n_workers, memory_limit=None) as cluster, distributed.Client(cluster) as client:
+    malloc = dict(cfdask.WORKER_MALLOC)
+    if args.mmap_threshold is not None:
+        malloc["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
+    with cfdask.local_cluster(n_workers=n_workers, memory_limit=None, worker_malloc=malloc) as cluster, \
+            distributed.Client(cluster) as client:
         cfdask.warm_up(client, config)
         client.run(reset_peak)
         before = client.run(worker_memory)
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=1024, help=f"rows per chunk of {COLUMNS} float32 columns")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--step", type=float, default=0.01, help="uniform quantizer step")
+    parser.add_argument("--mmap-threshold", type=int, metavar="BYTES",
+                        help="also set glibc's MALLOC_MMAP_THRESHOLD_ in the workers (default: codecframe.dask.WORKER_MALLOC only)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     config = {"quantizer": {"id": "uniform", "step": args.step}}
@@ -115,6 +121,7 @@ def main() -> None:
     chunk_bytes = args.chunk_rows * COLUMNS * 4
     workdir = Path(tempfile.mkdtemp(prefix="cf-scaleout-"))
     results = {"elements": elements, "chunk_bytes": chunk_bytes, "config": config, "cpus": os.cpu_count(),
+               "mmap_threshold": args.mmap_threshold,
                "loadavg_before": os.getloadavg(), "runs": []}
     try:
         serial = run_serial(args, config, workdir / "serial.zarr")
