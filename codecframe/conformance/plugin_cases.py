@@ -47,6 +47,8 @@ def _vbq(lam: float, coder: str, precision: int, r_max: int = 10) -> Make:
 
 #: The VAE asset the image vectors' meta names (informative for decoding latents: specs/vbq.md §6).
 _VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
+# the tables the stored image vectors were made with (raw σ; the plugin's default tables changed later)
+_VBQ_IMAGE_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
 
 
 def _vbq_image(lam: float, coder: str) -> Make:
@@ -55,7 +57,7 @@ def _vbq_image(lam: float, coder: str) -> Make:
 
         from codecframe_vbq.image.codec import GROUP, ImageCodec  # noqa: PLC0415 - the plugin is optional
 
-        codec = ImageCodec(vae=_VAE_REF, entropy_coder=coder)
+        codec = ImageCodec(vae=_VAE_REF, tables=_VBQ_IMAGE_TABLES_REF, entropy_coder=coder, calibration=None)
         crop = np.ascontiguousarray(data.astronaut()[60:100, 180:236])
         return codec.pipeline(lam), {GROUP: codec.posterior(crop)}
     return make

@@ -45,3 +45,14 @@ def test_each_plugin_is_covered_at_several_rates(plugin, setting):
         if vector.kind == "positive" and vector.case["pipeline"]["quantizer"]["id"] == plugin:
             rates |= {json.dumps(g["setting"][setting]) for g in vector.case["groups"]}
     assert len(rates) >= 3, f"{plugin}: settings {sorted(rates)}"
+
+
+def test_the_catalogue_still_writes_every_stored_vector_byte_for_byte(tmp_path):
+    """Encoder drift (a changed default table, quantizer or coder) shows up here, not only in new vectors."""
+    from codecframe.conformance import generate
+
+    stored = Corpus(default_corpus()).root
+    written = generate(Corpus(tmp_path))
+    assert len(written) == len(list(stored.glob("*/stream.cfr")))
+    differ = [g.name for g in written if (tmp_path / g.name / "stream.cfr").read_bytes() != (stored / g.name / "stream.cfr").read_bytes()]
+    assert differ == []
