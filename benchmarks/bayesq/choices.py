@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from codecframe_bayesq.api import quantize
 from codecframe_bayesq.estimators import DiagLaplaceEstimator
 from codecframe_bayesq.examples.zoo import load_example
 from codecframe_bayesq.metrics import evaluate, log_probs
+from validation import split, write
 
 CASES = [
     ("damping 0", {"estimator": {"id": "bayesq-diag", "damping": 0.0}}),
@@ -41,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in ("mlp", "cnn"):
         ex = load_example(name)
-        perm = torch.randperm(ex._train.shape[0], generator=torch.Generator().manual_seed(0))
-        calib, valid = ex._train[perm[:256]], ex._train[perm[256:]]
+        calib, valid, targets = split(name, ex)
         ref = log_probs(ex.model, valid)
-        targets = ex.model(valid).argmax(-1)
         fisher = DiagLaplaceEstimator(n_data=256, prior_precision=1e-30, damping=0.0).estimate(ex.model, calib)
         f = np.concatenate([(p.std.ravel() ** -2.0) / 256 for p in fisher.values()])
         rows.append({"model": name, "case": "per-sample Fisher quantiles 10/50/90 %",
@@ -54,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"model": name, "case": label, "valid_kl": evaluate(qm.model, ref, valid, targets)["kl"],
                          "code_bits_per_weight": qm.code_bits_per_weight()})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    args.out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "loadavg": os.getloadavg(), "rows": rows},
-                                   indent=1))
+    write(args.out, rows)
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -25,34 +24,17 @@ import numpy as np
 import torch
 
 from codecframe_bayesq.api import quantize
-from codecframe_bayesq.examples.data import text_windows
 from codecframe_bayesq.examples.zoo import load_example
 from codecframe_bayesq.metrics import evaluate, log_probs
+from validation import avg_to_ceil, split, write
 
 BUDGETS = (2.5, 3.0, 3.5, 4.0)
-
-
-def avg_to_ceil(budget: float) -> float:
-    """``quantize``'s ``posterior_scale`` (relative to the step at ``ceil(avg_bits)``) per unit of
-    scale relative to the step at ``avg_bits`` (the scales here)."""
-    return (2.0 ** math.ceil(budget) - 1.0) / (2.0 ** budget - 1.0)
 
 
 def rules(budget: float) -> dict[str, float]:
     """The scale (relative to the min–max step at ``avg_bits``) each rule uses at ``budget``."""
     ceil = (2.0 ** budget - 1.0) / (2.0 ** math.ceil(budget) - 1.0)
     return {"avg": 1.0, "avg, 0.5 below 3 bits": 0.5 if budget < 3 else 1.0, "ceil": ceil}
-
-
-def split(name: str, ex):
-    """Calibration inputs and a disjoint validation set (inputs, targets) from the training data."""
-    if name == "tinylm":
-        calib = ex.calibration(128, 0)
-        xv, yv = text_windows(ex._train, 512, ex.model.context, torch.Generator().manual_seed(10_000))
-        return calib, xv, yv
-    perm = torch.randperm(ex._train.shape[0], generator=torch.Generator().manual_seed(0))
-    calib, valid = ex._train[perm[:256]], ex._train[perm[256:]]
-    return calib, valid, ex.model(valid).argmax(-1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 chosen = next(r for r in case if r["scale"] == rules(budget)[rule])
                 excess.append(chosen["valid_kl"] / best)
         summary[rule] = {"geomean_excess": float(np.exp(np.mean(np.log(excess)))), "worst_excess": float(max(excess))}
-    out = {"command": "python " + " ".join(sys.argv), "loadavg": os.getloadavg(), "rows": rows, "rules": summary}
-    args.out.write_text(json.dumps(out, indent=1))
+    write(args.out, rows, rules=summary)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import torch
 from codecframe_bayesq.api import quantize
 from codecframe_bayesq.examples.zoo import load_example
 from codecframe_bayesq.metrics import evaluate, log_probs
+from validation import avg_to_ceil, split, write
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,22 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in ("mlp", "cnn"):
         ex = load_example(name)
-        gen = torch.Generator().manual_seed(0)
-        perm = torch.randperm(ex._train.shape[0], generator=gen)
-        calib, valid = ex._train[perm[:256]], ex._train[perm[256:]]
+        calib, valid, targets = split(name, ex)
         ref = log_probs(ex.model, valid)
-        targets = ex.model(valid).argmax(-1)
         for budget in (float(b) for b in args.budgets.split(",")):
             for scale in (float(s) for s in args.scales.split(",")):
                 for codebook in ("grid", "lloyd"):
                     # scales relative to the min–max step at avg_bits (quantize's reference is ceil(avg_bits))
-                    qm = quantize(ex.model, calib, budget, codebook=codebook,
-                                  posterior_scale=scale * (2.0 ** math.ceil(budget) - 1.0) / (2.0 ** budget - 1.0))
+                    qm = quantize(ex.model, calib, budget, codebook=codebook, posterior_scale=scale * avg_to_ceil(budget))
                     kl = evaluate(qm.model, ref, valid, targets)["kl"]
                     rows.append({"model": name, "budget": budget, "scale": scale, "codebook": codebook, "valid_kl": kl})
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    args.out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "loadavg": os.getloadavg(), "rows": rows},
-                                   indent=1))
+    write(args.out, rows)
     return 0
 
 
