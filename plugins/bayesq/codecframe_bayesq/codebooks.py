@@ -108,6 +108,20 @@ def _add_moments(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.nda
             pa, fa = pb, fb
 
 
+@njit(cache=True, inline="always")
+def _solve_affine(a0: float, a1: float, a2: float, b0: float, b1: float) -> tuple[float, float]:
+    """Weighted least squares ``y ≈ intercept + slope·x`` from the normal-equation sums Σw, Σw·x,
+    Σw·x², Σw·y, Σw·y·x; NaNs when the system is singular or the slope is not positive and finite."""
+    det = a0 * a2 - a1 * a1
+    if not det > 1e-300 * (a0 * a2 + 1e-300):
+        return np.nan, np.nan
+    intercept = (a2 * b0 - a1 * b1) / det
+    slope = (a0 * b1 - a1 * b0) / det
+    if not (slope > 0.0 and math.isfinite(slope) and math.isfinite(intercept)):
+        return np.nan, np.nan
+    return intercept, slope
+
+
 @njit(cache=True)
 def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndarray, levels: np.ndarray,
                   scale: float, zero: float, acc_p: np.ndarray, acc_m1: np.ndarray) -> tuple[float, float]:
@@ -124,12 +138,8 @@ def _affine_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.nd
         a2 += acc_p[k] * levels[k] * levels[k]
         b0 += acc_m1[k]
         b1 += acc_m1[k] * levels[k]
-    det = a0 * a2 - a1 * a1
-    if not det > 1e-300 * (a0 * a2 + 1e-300):
-        return scale, zero
-    new_zero = (a2 * b0 - a1 * b1) / det
-    new_scale = (a0 * b1 - a1 * b0) / det
-    if not (new_scale > 0.0 and math.isfinite(new_scale) and math.isfinite(new_zero)):
+    new_zero, new_scale = _solve_affine(a0, a1, a2, b0, b1)
+    if math.isnan(new_scale):
         return scale, zero
     return new_scale, new_zero
 
@@ -179,12 +189,8 @@ def _grid_refit(tab: np.ndarray, mean: np.ndarray, std: np.ndarray, lam: np.ndar
             b1 += e * j
             pa, fa = pb, fb
             j += 1.0
-    det = a0 * a2 - a1 * a1
-    if not det > 1e-300 * (a0 * a2 + 1e-300):
-        return step, zero
-    z = (a2 * b0 - a1 * b1) / det
-    d = (a0 * b1 - a1 * b0) / det
-    if not (d > 0.0 and math.isfinite(d) and math.isfinite(z)):
+    z, d = _solve_affine(a0, a1, a2, b0, b1)
+    if math.isnan(d):
         return step, zero
     return step * d, zero + step * z
 
