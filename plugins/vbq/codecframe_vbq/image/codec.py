@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,25 +21,34 @@ from codecframe.errors import CodecframeError, FormatError, InputError
 
 from ..calibration import INFO_KEY, SigmaCalibration
 from ..quantizer import VBQQuantizer, check_lambda
+from .architecture import DOWNSAMPLING
 from .files import MAX_PIXELS
+from .network import VAENetwork
 from .shipped import TABLES_REF, VAE_REF
-from .vae import DOWNSAMPLING, ImageVAE
-from .weights import load_vae
+from .weights import load_network, load_vae
 
-__all__ = ["META_KEY", "ImageCodec", "Encoded", "load_model"]
+if TYPE_CHECKING:
+    from .vae import ImageVAE
+
+__all__ = ["META_KEY", "ImageCodec", "Encoded", "load_model", "load_torch_model", "synthesize"]
 
 META_KEY = "vbq_image"
 GROUP = "latent"
 #: log2 λ range searched when a target bitrate is given.
 LOG2_LAMBDA_RANGE = (-12.0, 16.0)
-_MODELS: dict[str, tuple[ImageVAE, dict]] = {}
+_MODELS: dict[str, tuple[VAENetwork, dict]] = {}
 
 
-def load_model(ref: str) -> tuple[ImageVAE, dict]:
-    """The VAE with weights ``ref`` (a registered asset), loaded once per process."""
+def load_model(ref: str) -> tuple[VAENetwork, dict]:
+    """The codec's (numpy) network with VAE weights ``ref`` (a registered asset), loaded once per process."""
     if ref not in _MODELS:
-        _MODELS[ref] = load_vae(load_asset(ref))
+        _MODELS[ref] = load_network(load_asset(ref))
     return _MODELS[ref]
+
+
+def load_torch_model(ref: str) -> ImageVAE:
+    """The torch model with VAE weights ``ref``, for training-side analysis (imports torch)."""
+    return load_vae(load_asset(ref))[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,24 +94,26 @@ class ImageCodec:
         return GaussianPosterior(mean=post.mean, std=self.calibration.apply(post.std))
 
     @cached_property
-    def model(self) -> ImageVAE:
+    def network(self) -> VAENetwork:
+        """The VAE's forward passes in numpy, which the codec runs."""
         return load_model(self.vae_ref)[0]
+
+    @cached_property
+    def model(self) -> ImageVAE:
+        """The same VAE as a torch module (gradients, analysis); the codec itself does not use it."""
+        return load_torch_model(self.vae_ref)
 
     # ------------------------------------------------------------------ encoder
     def posterior(self, image: np.ndarray) -> GaussianPosterior:
         """The VAE posterior of ``image`` (uint8 (H, W, 3)), edge-padded to multiples of 16."""
-        import torch
-
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
             raise InputError(f"the codec needs a non-empty uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
         ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
         padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")
-        x = torch.from_numpy(padded.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
-        with torch.no_grad():
-            mean, std = self.model.encode(x)
-        return GaussianPosterior(mean=mean[0].numpy(), std=std[0].numpy())
+        mean, std = self.network.encode(padded.astype(np.float32) / np.float32(255.0))
+        return GaussianPosterior(mean=mean, std=std)
 
     def pipeline(self, lam: float) -> Pipeline:
         return Pipeline(quantizer=self.quantizer, allocator={"id": "fixed", "setting": {"lambda": float(lam)}},
@@ -160,18 +171,18 @@ class ImageCodec:
         The header is checked (image size within :data:`~.files.MAX_PIXELS`, latent shape, VAE
         reference and channel count) before any symbol is decoded.
         """
-        import torch
-
-        h, w, model = _check_image_header(container.read(data).header)
+        h, w, network = _check_image_header(container.read(data).header)
         decoded = decode_container(data)
-        latent = decoded.arrays[GROUP]
-        with torch.no_grad():
-            x = model.decode(torch.from_numpy(np.ascontiguousarray(latent, np.float32))[None])[0].numpy()
-        image = np.clip(np.rint(x.transpose(1, 2, 0)[:h, :w] * 255.0), 0, 255).astype(np.uint8)
-        return image, decoded.header
+        return synthesize(network, decoded.arrays[GROUP], (h, w)), decoded.header
 
 
-def _check_image_header(header: dict[str, Any]) -> tuple[int, int, ImageVAE]:
+def synthesize(network: VAENetwork, latent: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 RGB image of height and width ``size`` from decoded latents (C, ⌈H/16⌉, ⌈W/16⌉)."""
+    x = network.decode(latent)
+    return np.clip(np.rint(x[:size[0], :size[1]] * np.float32(255.0)), 0, 255).astype(np.uint8)
+
+
+def _check_image_header(header: dict[str, Any]) -> tuple[int, int, VAENetwork]:
     """Image height, width and VAE of a VBQ image container header; FormatError if inconsistent."""
     meta = header.get("meta")
     info = meta.get(META_KEY) if isinstance(meta, dict) else None

@@ -26,7 +26,7 @@ from .. import baselines as bl
 from ..calibration import SigmaCalibration, fit_calibrated_tables
 from ..quantizer import use_tables
 from . import data
-from .codec import GROUP, META_KEY, ImageCodec
+from .codec import GROUP, META_KEY, ImageCodec, synthesize
 from .metrics import ms_ssim, psnr
 
 __all__ = ["Point", "training_latents", "evaluate", "variant_codec", "DEFAULT_SWEEPS", "SIGMA_VARIANTS"]
@@ -133,17 +133,12 @@ def _codebook_quantizers(method: str, make: Callable[[float], bl.Codebooks], set
 
 def _codebook_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, post: GaussianPosterior,
                      quantizers: list[tuple[float, bl.CodebookQuantizer]]) -> list[Point]:
-    import torch
-
     out = []
     meta = {META_KEY: {"height": image.shape[0], "width": image.shape[1], "vae": codec.vae_ref}}
     for setting, q in quantizers:
         pipe = Pipeline(quantizer=q, allocator={"id": "fixed", "setting": {}}, entropy_coder=codec.coder_config)
         data_bytes = pipe.encode({GROUP: post}, meta=meta)
-        latent = pipe.decode(data_bytes).arrays[GROUP]
-        with torch.no_grad():
-            x = codec.model.decode(torch.from_numpy(latent)[None])[0].numpy()
-        rec = np.clip(np.rint(x.transpose(1, 2, 0)[: image.shape[0], : image.shape[1]] * 255), 0, 255).astype(np.uint8)
+        rec = synthesize(codec.network, pipe.decode(data_bytes).arrays[GROUP], image.shape[:2])
         qz = q.quantize(post, {})
         model, idx = q.symbol_model(qz, codec.coder_config["precision"])
         out.append(_file_point(method, name, setting, image, data_bytes, rec, model.information(qz.symbols, idx),

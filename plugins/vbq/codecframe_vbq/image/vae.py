@@ -1,35 +1,19 @@
-"""The image VAE: a small convolutional encoder/decoder with a Gaussian posterior (``docs/vbq.md``).
+"""The image VAE in torch, for training (``docs/vbq.md``); the codec runs :mod:`.network` instead.
 
-Encoder: four 5×5 stride-2 convolutions (the first three followed by the nonlinearity) giving
-μ and log σ² of C latent channels at 1/16 resolution. Decoder: the mirror image with 5×5
-stride-2 transposed convolutions. Prior N(0, I); likelihood N(x; g(z), σ_x² I) on pixels in [0, 1].
+Encoder: the strided convolutions of :func:`.architecture.layers` (each but the last followed by
+the nonlinearity) giving μ and log σ² of C latent channels at 1/16 resolution. Decoder: the
+mirror image with transposed convolutions. Prior N(0, I); likelihood N(x; g(z), σ_x² I) on
+pixels in [0, 1].
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
+from .architecture import DOWNSAMPLING, VAEConfig, layers
+
 __all__ = ["VAEConfig", "GDN", "ImageVAE", "DOWNSAMPLING"]
-
-#: Total downsampling factor of the encoder (images are padded to a multiple of it).
-DOWNSAMPLING = 16
-
-
-@dataclasses.dataclass(frozen=True)
-class VAEConfig:
-    """Architecture: ``layers`` 3 (9×9/4, 5×5/2, 5×5/2) or 4 (5×5/2 four times) convolutions with
-    ``hidden`` filters, ``latent`` channels, ``nonlinearity`` "gdn" or "relu";
-    ``init_log_std``: initial bias of log σ (a small initial σ lets the decoder learn from the start)."""
-
-    hidden: int = 64
-    latent: int = 32
-    nonlinearity: str = "relu"
-    likelihood_variance: float = 0.001
-    init_log_std: float = -3.0
-    layers: int = 3
 
 
 class GDN(nn.Module):
@@ -53,11 +37,7 @@ class GDN(nn.Module):
 
 
 def _act(kind: str, channels: int, inverse: bool) -> nn.Module:
-    if kind == "gdn":
-        return GDN(channels, inverse)
-    if kind == "relu":
-        return nn.ReLU()
-    raise ValueError(f"unknown nonlinearity {kind!r}")
+    return GDN(channels, inverse) if kind == "gdn" else nn.ReLU()
 
 
 class ImageVAE(nn.Module):
@@ -66,20 +46,16 @@ class ImageVAE(nn.Module):
     def __init__(self, config: VAEConfig = VAEConfig()) -> None:
         super().__init__()
         self.config = config
-        h, c, kind = config.hidden, config.latent, config.nonlinearity
-        if config.layers == 3:  # Ballé et al. 2017 / the VBQ paper: 9×9 stride 4, then two 5×5 stride 2
-            enc, dec = [(3, h, 9, 4), (h, h, 5, 2), (h, 2 * c, 5, 2)], [(c, h, 5, 2), (h, h, 5, 2), (h, 3, 9, 4)]
-        elif config.layers == 4:  # four 5×5 stride-2 layers
-            enc = [(3, h, 5, 2), (h, h, 5, 2), (h, h, 5, 2), (h, 2 * c, 5, 2)]
-            dec = [(c, h, 5, 2), (h, h, 5, 2), (h, h, 5, 2), (h, 3, 5, 2)]
-        else:
-            raise ValueError(f"layers must be 3 or 4, got {config.layers}")
+        c, kind = config.latent, config.nonlinearity
+        enc, dec = layers(config)
         encoder: list[nn.Module] = []
-        for i, (cin, cout, k, s) in enumerate(enc):
-            encoder += [nn.Conv2d(cin, cout, k, s, k // 2)] + ([_act(kind, cout, False)] if i < len(enc) - 1 else [])
+        for i, lay in enumerate(enc):
+            encoder += [nn.Conv2d(lay.cin, lay.cout, lay.kernel, lay.stride, lay.kernel // 2)]
+            encoder += [_act(kind, lay.cout, False)] if i < len(enc) - 1 else []
         decoder: list[nn.Module] = []
-        for i, (cin, cout, k, s) in enumerate(dec):
-            decoder += [nn.ConvTranspose2d(cin, cout, k, s, k // 2, s - 1)] + ([_act(kind, cout, True)] if i < len(dec) - 1 else [])
+        for i, lay in enumerate(dec):
+            decoder += [nn.ConvTranspose2d(lay.cin, lay.cout, lay.kernel, lay.stride, lay.kernel // 2, lay.stride - 1)]
+            decoder += [_act(kind, lay.cout, True)] if i < len(dec) - 1 else []
         self.encoder = nn.Sequential(*encoder)
         self.decoder = nn.Sequential(*decoder)
         with torch.no_grad():
