@@ -9,7 +9,16 @@ import numpy as np
 from ..abc import CanSample, HasStd, Posterior
 from ..errors import InputError
 
-__all__ = ["GaussianPosterior", "as_float_array"]
+__all__ = ["GaussianPosterior", "as_float_array", "distinct_view"]
+
+
+def distinct_view(arr: np.ndarray) -> np.ndarray:
+    """``arr`` with every broadcast (zero-stride) axis cut to length 1: the same values, each once.
+
+    Checks of a broadcast array (e.g. one std for a whole chunk) then read its data, not its shape.
+    """
+    return arr[tuple(slice(0, 1) if stride == 0 and size > 1 else slice(None)
+                     for stride, size in zip(arr.strides, arr.shape))]
 
 
 def as_float_array(value: Any, name: str, where: str) -> np.ndarray:
@@ -19,7 +28,7 @@ def as_float_array(value: Any, name: str, where: str) -> np.ndarray:
         raise InputError(f"{where}: {name} must be numeric, got dtype {arr.dtype}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
+    if not np.all(np.isfinite(distinct_view(arr))):
         raise InputError(f"{where}: {name} contains NaN or infinite values")
     return arr
 
@@ -36,7 +45,7 @@ class GaussianPosterior(Posterior, HasStd, CanSample):
         std = as_float_array(arrays["std"], "std", where)
         if std.shape != mean.shape:
             raise InputError(f"{where}: std shape {std.shape} differs from mean shape {mean.shape}")
-        if np.any(std <= 0):
+        if np.any(distinct_view(std) <= 0):
             raise InputError(f"{where}: std must be positive everywhere")
         return {"mean": mean, "std": std}
 

@@ -66,15 +66,17 @@ class UniformQuantizer(Quantizer):
         mean = np.asarray(posterior.mean)  # type: ignore[attr-defined]
         flat = mean.reshape(-1)
         symbols = np.empty(flat.size, np.int32)
+        lo = hi = 0.0
         for start in range(0, flat.size, _SLICE):  # float64 work in slices: no group-sized temporaries
             scaled = flat[start : start + _SLICE].astype(np.float64)
             np.divide(scaled, step, out=scaled)
             np.rint(scaled, out=scaled)
-            if max(-scaled.min(), scaled.max()) >= 2**31 - 1:
+            low, high = float(scaled.min()), float(scaled.max())
+            if max(-low, high) >= 2**31 - 1:
                 raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
+            lo, hi = (low, high) if start == 0 else (min(lo, low), max(hi, high))
             symbols[start : start + _SLICE] = scaled
-        lo = int(symbols.min()) if symbols.size else 0
-        hi = int(symbols.max()) if symbols.size else 0
+        lo, hi = int(lo), int(hi)
         if hi - lo + 1 > MAX_ALPHABET:
             raise InputError(
                 f"{self.describe()}: step {step} gives {hi - lo + 1} distinct levels, more than {MAX_ALPHABET}; use a larger step"

@@ -238,3 +238,24 @@ def test_encode_refuses_groups_over_the_total_limit(monkeypatch):
     pipe = Pipeline.from_config({"quantizer": {"id": "uniform", "step": 0.25}})
     with pytest.raises(LimitError, match="together"):
         pipe.encode({"a": gauss((30,)), "b": gauss((20,))})
+
+
+@settings(deadline=None, max_examples=60)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), data=st.data())
+def test_distinct_view_holds_each_broadcast_value_once(shape, data):
+    """Checks read a broadcast array's own values: same values, broadcast axes cut to length 1."""
+    from codecframe.builtins.gaussian import distinct_view
+
+    base_shape = [data.draw(st.sampled_from([1, n])) for n in shape]
+    base = np.arange(np.prod(base_shape), dtype=np.float64).reshape(base_shape)
+    arr = np.broadcast_to(base, shape)
+    view = distinct_view(arr)
+    assert view.size == base.size and np.array_equal(np.broadcast_to(view, arr.shape), arr)
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0, -1.0])
+def test_a_bad_broadcast_std_is_still_refused(bad):
+    std = np.broadcast_to(np.float64(bad), (300, 200))
+    with pytest.raises(InputError, match="std"):
+        GaussianPosterior(mean=np.zeros((300, 200)), std=std)
