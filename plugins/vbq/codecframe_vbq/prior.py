@@ -61,7 +61,10 @@ def empirical_points(values: np.ndarray, r_max: int, span: str = "quantile", pow
     cdf /= cdf[-1]
     j = np.clip(np.searchsorted(cdf, targets, side="right") - 1, 0, FLAT_BINS - 1)
     t = (targets - cdf[j]) / (cdf[j + 1] - cdf[j])
-    return np.maximum.accumulate(edges[j] + np.clip(t, 0.0, 1.0) * (edges[j + 1] - edges[j]))
+    points = np.clip(np.maximum.accumulate(edges[j] + np.clip(t, 0.0, 1.0) * (edges[j + 1] - edges[j])), lo, hi)
+    if span == "full" and r_max > 0:  # the ends are the extremes exactly (interpolation can round them off)
+        points[0], points[-1] = lo, hi
+    return points
 
 
 def quantile_knots(values: np.ndarray, count: int) -> np.ndarray:
