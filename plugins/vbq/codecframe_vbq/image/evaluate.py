@@ -61,7 +61,8 @@ class Point:
 
 def training_latents(codec: ImageCodec, offsets: Sequence[int] = (0, 8)) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and stds (C, N) of the training images, cropped to multiples of 16 at each
-    (dy, dx) offset pair from ``offsets`` and also mirrored left-right."""
+    (dy, dx) offset pair from ``offsets`` and also mirrored left-right (computed by the torch
+    model, like the training: :meth:`~.vae.ImageVAE.encode_image`)."""
     means, stds = [], []
     for img in data.load_split(data.TRAIN):
         for dy in offsets:
@@ -69,10 +70,9 @@ def training_latents(codec: ImageCodec, offsets: Sequence[int] = (0, 8)) -> tupl
                 for flip in (False, True):
                     part = img[dy:, dx:][:, ::-1] if flip else img[dy:, dx:]
                     h, w = part.shape[0] // 16 * 16, part.shape[1] // 16 * 16
-                    post = codec.posterior(np.ascontiguousarray(part[:h, :w]))
-                    c = post.mean.shape[0]
-                    means.append(post.mean.reshape(c, -1))
-                    stds.append(post.std.reshape(c, -1))
+                    mean, std = codec.model.encode_image(np.ascontiguousarray(part[:h, :w]))
+                    means.append(mean.reshape(mean.shape[0], -1))
+                    stds.append(std.reshape(std.shape[0], -1))
     return np.concatenate(means, axis=1).astype(np.float64), np.concatenate(stds, axis=1).astype(np.float64)
 
 

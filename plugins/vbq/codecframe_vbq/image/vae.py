@@ -8,6 +8,7 @@ pixels in [0, 1].
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -65,6 +66,17 @@ class ImageVAE(nn.Module):
         """Posterior mean and standard deviation, each (N, C, H/16, W/16)."""
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         return mean, torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
+
+    def encode_image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """μ and σ (C, H/16, W/16) of a uint8 RGB image (H, W, 3) with sides multiple of 16.
+
+        The training-side twin of the codec's numpy encoder (:mod:`.network`); the shipped tables
+        were fitted on latents computed this way, so their build reproduces them byte for byte.
+        """
+        x = torch.from_numpy(image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        with torch.no_grad():
+            mean, std = self.encode(x)
+        return mean[0].numpy(), std[0].numpy()
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Likelihood mean g(z) (not clipped)."""
