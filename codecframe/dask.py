@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 import zarr
@@ -29,13 +30,16 @@ from .errors import InputError
 __all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "codec_arguments"]
 
 
-# glibc settings for worker processes; they must be in the environment before a worker starts.
-# One malloc arena per process keeps freed chunk buffers reusable across threads (zarr encodes in a
-# thread pool), and leaving glibc's trim threshold unset (distributed sets 64 KiB) keeps its dynamic
-# mmap threshold, so chunk-sized buffers are reused instead of mapped and zero-faulted every time
-# (docs/benchmarks.md, "Scale-out": 1.3x encode throughput per worker). Adding a fixed
-# MALLOC_MMAP_THRESHOLD_ trades throughput for bounded memory (measured there too).
-WORKER_MALLOC: dict[str, str | None] = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None}
+# glibc settings for worker processes; they must be in the environment before a worker starts
+# (docs/benchmarks.md, "Scale-out", has the measurements). One malloc arena per process keeps freed
+# buffers reusable across threads (zarr encodes in a thread pool). Buffers of 8 MiB and more (a
+# chunk, never a group's: groups hold at most 2^20 values) are mapped and unmapped on free, so they
+# cannot fragment the heap (numpy asks for transparent huge pages for them, which keeps their page
+# faults cheap); smaller ones stay on the heap, which is trimmed only above 64 MiB of free space at
+# its top, so group-sized buffers are reused instead of being faulted in again. distributed's own
+# default (a 64 KiB trim threshold) maps and zero-faults every chunk-sized buffer anew.
+WORKER_MALLOC: dict[str, str | None] = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(8 << 20),
+                                        "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 
 
 def local_cluster(n_workers: int = 2, *, worker_malloc: Mapping[str, str | None] | None = WORKER_MALLOC, **kwargs: Any) -> Any:
@@ -45,7 +49,6 @@ def local_cluster(n_workers: int = 2, *, worker_malloc: Mapping[str, str | None]
     when a worker process starts (see :data:`WORKER_MALLOC`); pass ``None`` for distributed's own
     defaults. Extra keyword arguments go to ``LocalCluster`` (e.g. ``memory_limit``).
     """
-    import dask
     from distributed import LocalCluster
 
     options = {"n_workers": n_workers, "threads_per_worker": 1, "processes": True,
@@ -124,9 +127,10 @@ def to_zarr(
         array = array.rechunk(chunks)
     target = create_array(store, array.shape, chunks, array.dtype, config, zarr_format=zarr_format, overwrite=overwrite)
     # a blockwise write fuses with blockwise sources (one task computes, encodes and writes a chunk,
-    # so no computed chunk waits in a worker's memory for its store task)
-    stored = array.map_blocks(_write_block, target, dtype=bool, chunks=tuple((1,) * len(c) for c in array.chunks),
-                              meta=np.empty((0,) * array.ndim, bool))
+    # so no computed chunk waits in a worker's memory for its store task); the zarr array is one
+    # graph key, so it is pickled once and each worker reuses one instance for all its chunks
+    stored = array.map_blocks(_write_block, dask.delayed(target, pure=False), dtype=bool,
+                              chunks=tuple((1,) * len(c) for c in array.chunks), meta=np.empty((0,) * array.ndim, bool))
     if not compute:
         return stored
     stored.compute()
