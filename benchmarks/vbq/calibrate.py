@@ -71,7 +71,7 @@ def main() -> int:
     torch.set_num_threads(1)
     load_before = open("/proc/loadavg").read().split()[:3]
     t0 = time.perf_counter()
-    codec = ImageCodec(calibration=None)
+    codec = ImageCodec()
     mu, sd = training_latents(codec)
     (name,) = data.VALIDATION
     image = data.load(name)
@@ -88,12 +88,12 @@ def main() -> int:
         print(f"alpha {alpha:g}: {time.perf_counter() - t1:.1f} s", file=sys.stderr, flush=True)
     base = codec.quantizer.tables
     span, power = base.info.get("prior_span", "quantile"), base.info.get("prior_power", 1.0)
-    shipped = ImageCodec().calibration
+    shipped = codec.quantizer.calibration
     for beta in args.powers:
         t1 = time.perf_counter()
         tables = fit_calibrated_tables(mu, sd, shipped, base.lambdas, 10, base.backoff_shift,
                                        {"variant": f"prior power {beta:g}"}, prior_span=span, prior_power=beta)
-        points += _vbq_points(f"power={beta:g}", ImageCodec(codec.vae_ref, use_tables(tables), calibration=shipped),
+        points += _vbq_points(f"power={beta:g}", ImageCodec(codec.vae_ref, use_tables(tables)),
                               name, image, post, DEFAULT_SWEEPS["vbq"])
         print(f"power {beta:g}: {time.perf_counter() - t1:.1f} s", file=sys.stderr, flush=True)
     s_c = sd.mean(axis=1)
@@ -103,13 +103,13 @@ def main() -> int:
     sens_cal = SigmaCalibration(0.0, tuple(float(v) for v in scale))
     tables = fit_calibrated_tables(mu, sd, sens_cal, base.lambdas, 10, base.backoff_shift,
                                    {"variant": "decoder sensitivity"}, prior_span=span, prior_power=power)
-    points += _vbq_points("sensitivity", ImageCodec(codec.vae_ref, use_tables(tables), calibration=sens_cal),
+    points += _vbq_points("sensitivity", ImageCodec(codec.vae_ref, use_tables(tables)),
                           name, image, post, DEFAULT_SWEEPS["vbq"])
     other_span = "quantile" if span == "full" else "full"
     cal0 = SigmaCalibration.from_training(sd, 0.0)
     tables = fit_calibrated_tables(mu, sd, cal0, base.lambdas, 10, base.backoff_shift,
                                    {"variant": f"prior span {other_span}"}, prior_span=other_span, prior_power=power)
-    points += _vbq_points(f"alpha=0 span={other_span}", ImageCodec(codec.vae_ref, use_tables(tables), calibration=cal0),
+    points += _vbq_points(f"alpha=0 span={other_span}", ImageCodec(codec.vae_ref, use_tables(tables)),
                           name, image, post, DEFAULT_SWEEPS["vbq"])
     pts = [p.__dict__ for p in points]
     rows = {}

@@ -42,7 +42,7 @@ def main() -> int:
     if args.no_length_correction:
         tables = codec.quantizer.tables
         means, stds = training_latents(codec)
-        refit = fit_calibrated_tables(means, stds, codec.calibration, tables.lambdas, tables.r_max,
+        refit = fit_calibrated_tables(means, stds, codec.quantizer.calibration, tables.lambdas, tables.r_max,
                                       tables.backoff_shift, {"ablation": "no length correction"}, length_correction=False,
                                       prior_span=tables.info.get("prior_span", "quantile"),
                                       prior_power=tables.info.get("prior_power", 1.0))

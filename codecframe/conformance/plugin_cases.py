@@ -57,7 +57,7 @@ def _vbq_image(lam: float, coder: str) -> Make:
 
         from codecframe_vbq.image.codec import GROUP, ImageCodec  # noqa: PLC0415 - the plugin is optional
 
-        codec = ImageCodec(vae=_VAE_REF, tables=_VBQ_IMAGE_TABLES_REF, entropy_coder=coder, calibration=None)
+        codec = ImageCodec(vae=_VAE_REF, tables=_VBQ_IMAGE_TABLES_REF, entropy_coder=coder)
         crop = np.ascontiguousarray(data.astronaut()[60:100, 180:236])
         return codec.pipeline(lam), {GROUP: codec.posterior(crop)}
     return make

@@ -16,6 +16,7 @@ from codecframe.io import atomic_write
 from codecframe.probability import ProbabilityModel
 from codecframe.types import Quantized
 
+from .calibration import INFO_KEY, SigmaCalibration
 from .fit import DEFAULT_LAMBDAS, fit_tables, length_overhead
 from .grid import check_r_max, grid_size, levels
 from .prior import knot_points, quantile_knots
@@ -65,7 +66,11 @@ class VBQQuantizer(Quantizer):
       second pass; knots and level counts travel in the side info.
 
     ``length_correction`` runs the paper's second pass with lengths n - log2 P(n) instead of n.
-    Distortion (for allocators) is Σ (ẑ-μ)²/(2σ²), so an allocator's λ means the same as VBQ's.
+    In fitted mode the search uses the σ calibration the tables were fitted with, if their info
+    records one (:mod:`~codecframe_vbq.calibration`), else the posterior's own σ: tables fitted for
+    a calibrated σ are only ever searched with it. Decoding never depends on it.
+    Distortion (for allocators) is Σ (ẑ-μ)²/(2σ²) with the σ the search uses, so an allocator's λ
+    means the same as VBQ's.
     """
 
     id = "vbq"
@@ -115,6 +120,14 @@ class VBQQuantizer(Quantizer):
                 raise ConfigError(f"{self.describe()}: tables have r_max {tables.r_max}, the config says {self.config.r_max}")
             self._tables = tables
         return self._tables
+
+    @property
+    def calibration(self) -> SigmaCalibration | None:
+        """The σ calibration the search applies: the one the tables record (None: the posterior's own σ)."""
+        tables = self.tables
+        if tables is None or INFO_KEY not in tables.info:
+            return None
+        return SigmaCalibration.from_dict(tables.info[INFO_KEY])
 
     def fit(self, posteriors: Sequence[Posterior]) -> None:
         """Fit tables on training posteriors and switch to fitted mode with them (in this process).
@@ -199,6 +212,14 @@ class VBQQuantizer(Quantizer):
         std = np.asarray(posterior.std)
         if mean.shape != std.shape:
             raise InputError(f"{self.describe()}: mean {mean.shape} and std {std.shape} differ in shape")
+        calibration = self.calibration
+        if calibration is not None:  # in the posterior's dtype, channels moved to axis 0 and back
+            axis = self._axis(std.shape)
+            moved = std[None] if axis is None else np.moveaxis(std, axis, 0)
+            if moved.shape[0] != len(calibration.channel_mean):
+                raise InputError(f"{self.describe()}: the tables' σ calibration has {len(calibration.channel_mean)} "
+                                 f"channels, the posterior {moved.shape[0]}")
+            std = calibration.apply(moved)[0] if axis is None else np.moveaxis(calibration.apply(moved), 0, axis)
         mu, sd = mean.astype(np.float64).ravel(), std.astype(np.float64).ravel()
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sd))):
             raise InputError(f"{self.describe()}: mean and std must be finite")

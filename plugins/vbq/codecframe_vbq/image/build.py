@@ -52,7 +52,7 @@ def build_tables(weights: Path, outs: dict[Path, tuple[float, str, float]],
     1 = raw σ; prior span; prior power)); returns their references."""
     vae_ref = register_asset(weights)
     placeholder = "sha256:" + "0" * 64
-    codec = ImageCodec(vae=vae_ref, tables=placeholder, calibration=None)
+    codec = ImageCodec(vae=vae_ref, tables=placeholder)
     t0 = time.process_time()
     means, stds = training_latents(codec)
     info = {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])}

@@ -19,7 +19,6 @@ from codecframe.assets import load_asset, parse_ref
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import CodecframeError, FormatError, InputError
 
-from ..calibration import INFO_KEY, SigmaCalibration
 from ..quantizer import VBQQuantizer, check_lambda
 from .architecture import DOWNSAMPLING
 from .files import MAX_PIXELS
@@ -63,35 +62,17 @@ class Encoded:
 class ImageCodec:
     """Compress uint8 RGB images of any size with one VAE at any rate (λ or a target bpp).
 
-    ``calibration`` sets the σ the encoder's search uses (:mod:`codecframe_vbq.calibration`):
-    ``"tables"`` (default) takes the one recorded in the tables' info, raw σ if they record none;
-    None forces raw σ; a :class:`SigmaCalibration` is used as given. Decoding never depends on it.
+    The ``vbq`` quantizer searches with the σ calibration its tables record (the shipped tables:
+    σ replaced by its per-channel training mean; the raw-σ tables record none). Decoding never
+    depends on it.
     """
 
     def __init__(self, vae: str = VAE_REF, tables: str = TABLES_REF, precision: int = 24,
-                 entropy_coder: str = "range", quantizer_options: dict[str, Any] | None = None,
-                 calibration: SigmaCalibration | str | None = "tables") -> None:
+                 entropy_coder: str = "range", quantizer_options: dict[str, Any] | None = None) -> None:
         parse_ref(vae)
-        if not (calibration is None or calibration == "tables" or isinstance(calibration, SigmaCalibration)):
-            raise InputError(f"calibration must be 'tables', None or a SigmaCalibration, got {calibration!r}")
         self.vae_ref = vae
         self.quantizer = VBQQuantizer(tables=tables, channel_axis=0, **(quantizer_options or {}))
         self.coder_config = {"id": entropy_coder, "precision": precision}
-        self._calibration = calibration
-
-    @cached_property
-    def calibration(self) -> SigmaCalibration | None:
-        """The σ calibration of the encoder's search (None: raw σ)."""
-        if self._calibration != "tables":
-            return self._calibration  # type: ignore[return-value]
-        recorded = self.quantizer.tables.info.get(INFO_KEY)
-        return None if recorded is None else SigmaCalibration.from_dict(recorded)
-
-    def search_posterior(self, post: GaussianPosterior) -> GaussianPosterior:
-        """``post`` with σ replaced by the calibrated σ_eff the search uses (``post`` if uncalibrated)."""
-        if self.calibration is None:
-            return post
-        return GaussianPosterior(mean=post.mean, std=self.calibration.apply(post.std))
 
     @cached_property
     def network(self) -> VAENetwork:
@@ -120,9 +101,9 @@ class ImageCodec:
                         entropy_coder=self.coder_config)
 
     def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float) -> bytes:
-        """The container of the VAE posterior ``post`` (its raw σ; calibrated here) at λ."""
+        """The container of the VAE posterior ``post`` at λ."""
         meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref}}
-        return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: self.search_posterior(post)}, meta=meta)
+        return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
 
     def encode(self, image: np.ndarray, lam: float) -> Encoded:
         """Compress at λ (larger λ: fewer bits)."""

@@ -96,7 +96,7 @@ def _vbq_points(method: str, codec: ImageCodec, name: str, image: np.ndarray, po
     for lam in lambdas:
         data_bytes = codec.encode_posterior(post, image.shape[:2], lam)
         rec, _ = codec.decode(data_bytes)
-        qz = q.quantize(codec.search_posterior(post), {"lambda": lam})
+        qz = q.quantize(post, {"lambda": lam})
         model, idx = q.symbol_model(qz, codec.coder_config["precision"])
         counts = tables.counts(qz.side["table"]).astype(np.float64)
         chan = np.repeat(np.arange(counts.shape[0]), qz.symbols.size // counts.shape[0])
@@ -115,8 +115,7 @@ def variant_codec(codec: ImageCodec, train_mu: np.ndarray, train_sd: np.ndarray,
                                    base.backoff_shift, {"variant": f"sigma calibration alpha = {alpha:g}"},
                                    prior_span=base.info.get("prior_span", "quantile"),
                                    prior_power=base.info.get("prior_power", 1.0))
-    return ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"], codec.coder_config["id"],
-                      calibration=calibration)
+    return ImageCodec(codec.vae_ref, use_tables(tables), codec.coder_config["precision"], codec.coder_config["id"])
 
 
 def _codebook_quantizers(method: str, make: Callable[[float], bl.Codebooks], settings: Sequence[float],
