@@ -41,7 +41,7 @@ def test_shipped_assets_match_their_references():
         assert find_asset(ref) == paths[ref]
     for ref in (TABLES_REF, RAW_SIGMA_TABLES_REF):
         tables = ImageCodec(tables=ref).quantizer.tables
-        assert tables.channels == ImageCodec().model.config.latent and tables.r_max == 10
+        assert tables.channels == ImageCodec().network.config.latent and tables.r_max == 10
 
 
 def test_cli_round_trip_with_lambda_and_bpp(tmp_path, small, capsys):
