@@ -6,18 +6,25 @@
   also hosts the scheduler and the nannies) and of each worker, and the latencies around the tasks
   (graph construction, first task start after ``compute()``, last task end to return).
 
+- ``saturation``: 1 and 2 workers with the scheduler's ``worker-saturation`` at distributed's
+  default 1.1 and at inf (every ready task sent to a worker at once), two rounds of three encodes
+  each.
+
     .venv/bin/python benchmarks/dask/probes.py ceiling
     .venv/bin/python benchmarks/dask/probes.py cluster
+    .venv/bin/python benchmarks/dask/probes.py saturation
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+import dask
 import distributed
 import psutil
 
@@ -75,10 +82,28 @@ def cluster() -> None:
                   f"return after last {1e3 * (t2 - last):.0f} ms")
 
 
+def saturation() -> None:
+    workdir = tempfile.mkdtemp()
+    times: dict[tuple[int, float], list[float]] = {}
+    for rnd in range(2):
+        for n_workers in (1, 2):
+            for sat in (1.1, float("inf")):
+                with dask.config.set({"distributed.scheduler.worker-saturation": sat}), \
+                        cfdask.local_cluster(n_workers=n_workers, memory_limit=None) as lc, distributed.Client(lc) as client:
+                    cfdask.warm_up(client, CONFIG)
+                    for k in range(3):
+                        start = time.perf_counter()
+                        cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/{rnd}-{n_workers}-{sat}-{k}.zarr", CONFIG)
+                        times.setdefault((n_workers, sat), []).append(time.perf_counter() - start)
+    for (n_workers, sat), values in times.items():
+        print(f"{n_workers} worker(s), worker-saturation {sat}: median {statistics.median(values):.3f} s "
+              f"({', '.join(f'{v:.2f}' for v in values)})")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "loop":
         print(loop(int(sys.argv[2]), int(sys.argv[3])))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("probe", choices=("ceiling", "cluster"))
-        {"ceiling": ceiling, "cluster": cluster}[parser.parse_args().probe]()
+        parser.add_argument("probe", choices=("ceiling", "cluster", "saturation"))
+        {"ceiling": ceiling, "cluster": cluster, "saturation": saturation}[parser.parse_args().probe]()
