@@ -146,6 +146,20 @@ def test_corrupted_chunk_fails_alone(tmp_path, zarr_format):
     assert np.array_equal(arr[16:32, 32:], rounded(data)[16:32, 32:])
 
 
+@pytest.mark.nojit
+@pytest.mark.parametrize("zarr_format", FORMATS)
+@pytest.mark.parametrize("write_empty_chunks", [True, False])
+def test_empty_chunks_are_written_unless_asked_not_to(tmp_path, zarr_format, write_empty_chunks):
+    data = field((32, 64))
+    data[:16, :32] = 0.0  # one chunk of nothing but the fill value
+    arr = create_array(str(tmp_path / "e.zarr"), data.shape, (16, 32), data.dtype, CONFIG, zarr_format=zarr_format,
+                       write_empty_chunks=write_empty_chunks)
+    assert arr.config.write_empty_chunks is write_empty_chunks
+    arr[...] = data
+    assert len(chunk_files(tmp_path / "e.zarr")) == (4 if write_empty_chunks else 3)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "e.zarr"), mode="r")[...], rounded(data))
+
+
 @pytest.mark.parametrize("zarr_format", FORMATS)
 def test_unsupported_dtype_is_refused_at_creation(tmp_path, zarr_format):
     with pytest.raises(InputError, match="not supported"):
