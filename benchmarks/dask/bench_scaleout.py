@@ -1,16 +1,19 @@
 """Chunk-parallel compression throughput and per-worker memory: 1 vs 2 dask workers, plus a no-dask serial loop.
 
 The source is a float32 field (smooth pattern + noise) generated inside the workers, one block per
-zarr chunk, from a seed fixed by the block index, so no input is shipped from the client. For each
-worker count it starts a ``distributed.LocalCluster`` (loopback, 1 thread per worker), warms the
-numba coder in every worker, then times ``codecframe.dask.to_zarr`` (generate + encode + write)
-``--repeats`` times into fresh stores, and one chunk-parallel decode; the serial loop is repeated
-as often, and medians are compared (single runs of either vary by ±10 % on the 2-core machine).
-Checks: the stored chunks of every run are byte-identical to the serial loop's encoding, and the
-decoded chunks hash identically to a serial in-process decode.
+zarr chunk, from a seed fixed by the block index, so no input is shipped from the client. The
+three configurations are interleaved in ``--rounds`` rounds (their order rotates from round to
+round), so that a drift of the machine's speed, which on the 2-core VM reaches ±20 % over minutes,
+hits all three alike; the speed-ups are computed within each round and their median is reported.
+In a round: the serial loop (generate + encode + write, chunk after chunk, in this process) into a
+fresh store; and for 1 and for 2 workers a fresh ``distributed.LocalCluster`` (loopback, 1 thread
+per worker), the numba coder warmed in every worker, one timed ``codecframe.dask.to_zarr`` into a
+fresh store and one chunk-parallel decode. Checks: the stored chunks of every run are
+byte-identical to the serial loop's encoding, and the decoded chunks hash identically to a serial
+in-process decode.
 
     .venv/bin/python benchmarks/dask/bench_scaleout.py                  # 100,663,296 elements (24 chunks of 16 MiB)
-    .venv/bin/python benchmarks/dask/bench_scaleout.py --chunks 4 --chunk-rows 64 --workers 1 2   # smoke run
+    .venv/bin/python benchmarks/dask/bench_scaleout.py --chunks 4 --chunk-rows 64 --rounds 2   # smoke run
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import dask
 import dask.array as da
 import distributed
 import numpy as np
-import psutil
 import zarr
 
 from codecframe import dask as cfdask
@@ -75,116 +78,126 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def run_serial(args, config, workdir: Path) -> dict:
-    """No dask: generate, encode and write every chunk in this process, ``--repeats`` times (fresh stores)."""
-    codec = ArrayCodec(config)
-    codec.decode(codec.encode(block((0, 0), 8)))  # compile/load the coder first
-    times = []
-    for rep in range(args.repeats):
-        arr = cfdask.create_array(str(workdir / f"serial{rep}.zarr"), (args.chunks * args.chunk_rows, COLUMNS),
-                                  (args.chunk_rows, COLUMNS), "float32", config)
-        start = time.perf_counter()
-        for i in range(args.chunks):
-            arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = block((i, 0), args.chunk_rows)
-        times.append(time.perf_counter() - start)
-    return {"workers": 0, "encode_s": statistics.median(times), "encode_all_s": times}
+def run_serial(args, config, store: Path) -> dict:
+    """No dask: generate, encode and write every chunk in this process."""
+    arr = cfdask.create_array(str(store), (args.chunks * args.chunk_rows, COLUMNS), (args.chunk_rows, COLUMNS),
+                              "float32", config)
+    start = time.perf_counter()
+    for i in range(args.chunks):
+        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = block((i, 0), args.chunk_rows)
+    return {"encode_s": time.perf_counter() - start}
 
 
-def run_cluster(args, config, n_workers: int, workdir: Path) -> dict:
-    """``--repeats`` encodes (fresh stores) and one decode on one cluster; memory peak over all encodes."""
+def run_cluster(args, config, n_workers: int, store: Path) -> dict:
+    """On a fresh cluster: warm up, one timed encode (with each worker's task compute time and peak memory), one decode."""
     malloc = dict(cfdask.WORKER_MALLOC)
     malloc.update(item.split("=", 1) for item in args.worker_env)
-    with cfdask.local_cluster(n_workers=n_workers, memory_limit=None, worker_malloc=malloc) as cluster, \
+    settings = {key: dask.config.interpret_value(value) for key, value in (item.split("=", 1) for item in args.dask_config)}
+    with dask.config.set(settings), \
+            cfdask.local_cluster(n_workers=n_workers, memory_limit=None, worker_malloc=malloc) as cluster, \
             distributed.Client(cluster) as client:
         cfdask.warm_up(client, config)
         client.run(reset_peak)
         before = client.run(worker_memory)
-        times, busy = [], []
-        for rep in range(args.repeats):
-            start = time.perf_counter()
-            with distributed.get_task_stream(client) as stream:
-                cfdask.to_zarr(source(args.chunks, args.chunk_rows), str(workdir / f"w{n_workers}-{rep}.zarr"), config)
-            times.append(time.perf_counter() - start)
-            per_worker: dict[str, float] = {}  # seconds each worker spent computing tasks during the encode
-            for task in stream.data:
-                per_worker[task["worker"]] = per_worker.get(task["worker"], 0.0) + sum(
-                    s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
-            busy.append(per_worker)
+        start = time.perf_counter()
+        with distributed.get_task_stream(client) as stream:
+            cfdask.to_zarr(source(args.chunks, args.chunk_rows), str(store), config)
+        encode_s = time.perf_counter() - start
+        busy: dict[str, float] = {}  # seconds each worker spent computing tasks during the encode
+        for task in stream.data:
+            busy[task["worker"]] = busy.get(task["worker"], 0.0) + sum(
+                s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
         after = client.run(worker_memory)
         start = time.perf_counter()
-        decoded = da.from_zarr(str(workdir / f"w{n_workers}-0.zarr")).map_blocks(digest, chunks=(1, 8), dtype=np.uint32).compute()
+        decoded = da.from_zarr(str(store)).map_blocks(digest, chunks=(1, 8), dtype=np.uint32).compute()
         decode_s = time.perf_counter() - start
-        tasks = client.run(lambda dask_worker: dask_worker.state.executed_count)
         environ = client.run(lambda: {k: os.environ.get(k) for k in malloc})  # recorded: they change resident memory
-    growth = {w: after[w]["peak"] - before[w]["rss"] for w in after}
-    return {"workers": n_workers, "worker_environ": sorted({json.dumps(e, sort_keys=True) for e in environ.values()}),
-            "encode_s": statistics.median(times), "encode_all_s": times, "encode_busy_s": busy, "decode_s": decode_s,
-            "decoded_digests": decoded.tolist(), "peak_growth_bytes": growth,
-            "baseline_rss_bytes": {w: before[w]["rss"] for w in before}, "tasks": tasks}
+    return {"encode_s": encode_s, "encode_busy_s": sorted(busy.values()), "decode_s": decode_s,
+            "decoded_digests": decoded.tolist(), "worker_environ": sorted({json.dumps(e, sort_keys=True) for e in environ.values()}),
+            "peak_growth_bytes": sorted(after[w]["peak"] - before[w]["rss"] for w in after)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=24, help="number of zarr chunks (rows of blocks)")
     parser.add_argument("--chunk-rows", type=int, default=1024, help=f"rows per chunk of {COLUMNS} float32 columns")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--step", type=float, default=0.01, help="uniform quantizer step")
-    parser.add_argument("--repeats", type=int, default=3, help="encodes per configuration (medians are reported)")
+    parser.add_argument("--max-group-elements", type=int, help="codec option: values per coded group (default: the codec's)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of serial, 1 and 2 workers")
     parser.add_argument("--worker-env", nargs="*", default=[], metavar="KEY=VALUE",
                         help="environment variables for the worker processes on top of codecframe.dask.WORKER_MALLOC "
                              "(e.g. MALLOC_MMAP_THRESHOLD_=4194304)")
+    parser.add_argument("--dask-config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="dask config for the clusters (e.g. distributed.worker.profile.enabled=False)")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds of idle before each configuration")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     config = {"quantizer": {"id": "uniform", "step": args.step}}
+    if args.max_group_elements:
+        config["max_group_elements"] = args.max_group_elements
     elements = args.chunks * args.chunk_rows * COLUMNS
     chunk_bytes = args.chunk_rows * COLUMNS * 4
     workdir = Path(tempfile.mkdtemp(prefix="cf-scaleout-"))
+    ArrayCodec(config).decode(ArrayCodec(config).encode(block((0, 0), 8)))  # compile/load the coder here first
     results = {"elements": elements, "chunk_bytes": chunk_bytes, "config": config, "cpus": os.cpu_count(),
-               "repeats": args.repeats, "worker_env": args.worker_env,
-               "loadavg_before": os.getloadavg(), "runs": []}
+               "rounds": args.rounds, "settle_s": args.settle, "worker_env": args.worker_env, "dask_config": args.dask_config,
+               "loadavg_before": os.getloadavg(), "runs": {"serial": [], "1": [], "2": []}}
+    runs = results["runs"]
+    reference: dict[str, str] = {}
+    serial_decoded: list = []
     try:
-        serial = run_serial(args, config, workdir)
-        results["runs"].append(serial)
-        reference = stored_digests(workdir / "serial0.zarr")
-        arr = zarr.open_array(str(workdir / "serial0.zarr"), mode="r")
-        serial_decoded = [digest(arr[i * args.chunk_rows : (i + 1) * args.chunk_rows]).tolist()[0] for i in range(args.chunks)]
-        stored = sum(p.stat().st_size for p in (workdir / "serial0.zarr").rglob("*") if p.is_file())
-        results["bits_per_element"] = 8.0 * stored / elements
-        for n in args.workers:
-            run = run_cluster(args, config, n, workdir)
-            differing: set[str] = set()
-            for rep in range(args.repeats):
-                stored_now = stored_digests(workdir / f"w{n}-{rep}.zarr")
-                differing |= {k for k in reference.keys() | stored_now.keys() if reference.get(k) != stored_now.get(k)}
-            run["stored_differing_chunks"] = sorted(differing)
-            run["stored_identical_to_serial"] = not differing
-            run["decoded_identical_to_serial"] = run.pop("decoded_digests") == serial_decoded
-            results["runs"].append(run)
+        for rnd in range(args.rounds):
+            order = ["serial", "1", "2"]
+            order = order[rnd % 3:] + order[:rnd % 3]
+            for name in order:
+                store = workdir / f"{name}-{rnd}.zarr"
+                time.sleep(args.settle)  # let the previous configuration's processes, writeback and deletions finish
+                run = run_serial(args, config, store) if name == "serial" else run_cluster(args, config, int(name), store)
+                if not reference and name == "serial":
+                    reference = stored_digests(store)
+                    arr = zarr.open_array(str(store), mode="r")
+                    serial_decoded = [digest(arr[i * args.chunk_rows : (i + 1) * args.chunk_rows]).tolist()[0]
+                                      for i in range(args.chunks)]
+                    results["bits_per_element"] = 8.0 * sum(p.stat().st_size for p in store.rglob("*") if p.is_file()) / elements
+                run["stored"] = stored_digests(store)
+                runs[name].append(run)
+                shutil.rmtree(store)
+                print(f"round {rnd + 1}/{args.rounds}: {name:>6} {run['encode_s']:.2f} s", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["loadavg_after"] = os.getloadavg()
-    base = next((r for r in results["runs"] if r["workers"] == 1), None)
-    print(f"{elements:,} float32 elements, chunks of {chunk_bytes / 2**20:.0f} MiB, {results['bits_per_element']:.2f} bits/element, "
-          f"loadavg before {results['loadavg_before']} after {results['loadavg_after']}")
-    print("| workers | encode s (median; all) | encode Melem/s | speed-up vs serial loop | vs 1 worker | decode s | "
-          "decode Melem/s | max peak growth / chunk | identical |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in results["runs"]:
-        mel = elements / r["encode_s"] / 1e6
-        times = f"{r['encode_s']:.2f} ({', '.join(f'{t:.2f}' for t in r['encode_all_s'])})"
-        vs_serial = f"{results['runs'][0]['encode_s'] / r['encode_s']:.2f}×"
-        vs_one = f"{base['encode_s'] / r['encode_s']:.2f}×" if base else "—"
-        if r["workers"] == 0:
-            print(f"| serial, no dask | {times} | {mel:.1f} | 1.00× | {vs_one} | — | — | — | reference |")
+    for name, rs in runs.items():
+        for run in rs:
+            stored = run.pop("stored")
+            run["stored_identical_to_serial"] = stored == reference
+            if name != "serial":
+                run["decoded_identical_to_serial"] = run.pop("decoded_digests") == serial_decoded
+    ratio = {key: [s["encode_s"] / r["encode_s"] for s, r in zip(runs[base], runs["2"])]
+             for key, base in (("2_vs_serial", "serial"), ("2_vs_1", "1"))}
+    results["speedups"] = ratio
+
+    def fmt(values: list[float], unit: str = "") -> str:
+        return f"{statistics.median(values):.2f}{unit} ({', '.join(f'{v:.2f}' for v in values)})"
+
+    print(f"{elements:,} float32 elements, chunks of {chunk_bytes / 2**20:.0f} MiB, {results['bits_per_element']:.2f} "
+          f"bits/element, {args.rounds} rounds, loadavg before {results['loadavg_before']} after {results['loadavg_after']}")
+    print("| configuration | encode s, median (each round) | encode Melem/s | decode Melem/s | peak growth / chunk, max | "
+          "task compute s per worker, median | identical to serial |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rs in runs.items():
+        enc = [r["encode_s"] for r in rs]
+        mel = elements / statistics.median(enc) / 1e6
+        if name == "serial":
+            same = all(r["stored_identical_to_serial"] for r in rs)
+            print(f"| serial loop, no dask | {fmt(enc)} | {mel:.1f} | — | — | — | {'reference' if same else 'NO'} |")
             continue
-        growth = max(r["peak_growth_bytes"].values()) / chunk_bytes
-        same = r["stored_identical_to_serial"] and r["decoded_identical_to_serial"]
-        print(f"| {r['workers']} | {times} | {mel:.1f} | {vs_serial} | {vs_one} | {r['decode_s']:.2f} | "
-              f"{elements / r['decode_s'] / 1e6:.1f} | {growth:.2f}× | {'yes' if same else 'NO'} |")
-    for r in results["runs"]:
-        if r["workers"]:
-            print(f"{r['workers']} worker(s): most task compute of one worker per encode "
-                  + ", ".join(f"{max(b.values()):.2f} s" for b in r["encode_busy_s"]))
+        dec = elements / statistics.median(r["decode_s"] for r in rs) / 1e6
+        growth = max(max(r["peak_growth_bytes"]) for r in rs) / chunk_bytes
+        busy = statistics.median(max(r["encode_busy_s"]) for r in rs)
+        same = all(r["stored_identical_to_serial"] and r["decoded_identical_to_serial"] for r in rs)
+        print(f"| {name} worker(s) | {fmt(enc)} | {mel:.1f} | {dec:.1f} | {growth:.2f}× | {busy:.2f} | {'yes' if same else 'NO'} |")
+    print(f"2 workers vs serial loop, per round: {fmt(ratio['2_vs_serial'], '×')}")
+    print(f"2 workers vs 1 worker, per round: {fmt(ratio['2_vs_1'], '×')}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
