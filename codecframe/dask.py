@@ -105,7 +105,7 @@ def create_array(
     ``write_empty_chunks`` is zarr's array setting, here True by default: a chunk of nothing but the
     fill value then is stored (it codes to a few hundred bytes) instead of being left out, and zarr
     skips its check of every written chunk against the fill value, a full extra pass over the chunk
-    (about 4 ms of 30 per 16 MiB chunk; docs/benchmarks.md). Pass False for mostly empty arrays.
+    (about 4 of 30 ms for a 16 MiB chunk; docs/benchmarks.md). Pass False for mostly empty arrays.
     Other keyword arguments go to ``zarr.create_array``.
     """
     chunk_layout(np.dtype(dtype))

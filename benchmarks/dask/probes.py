@@ -6,12 +6,24 @@
   also hosts the scheduler and the nannies) and of each worker, and the latencies around the tasks
   (graph construction, first task start after ``compute()``, last task end to return).
 
+- ``memory``: why two processes cannot reach 2×: the same work alone and in two concurrent
+  processes, for arrays of 16 MiB (a chunk: streamed through memory), of 256 KiB (in cache) and
+  for pure Python arithmetic (no memory traffic).
+- ``reuse``: one 2-worker cluster, six encodes in a row: each worker's RSS before every encode
+  and its peak during it, in chunk sizes; then the same with garbage collection off in the workers
+  (if a chunk were held by a reference cycle, RSS would grow by a chunk per encode).
+- ``empty``: writing 16 MiB chunks in this process into arrays with zarr's ``write_empty_chunks``
+  False and True (six chunks each, interleaved, median of 6), and zarr's fill-value comparison
+  alone, which True skips.
 - ``saturation``: 1 and 2 workers with the scheduler's ``worker-saturation`` at distributed's
   default 1.1 and at inf (every ready task sent to a worker at once), two rounds of three encodes
   each.
 
     .venv/bin/python benchmarks/dask/probes.py ceiling
     .venv/bin/python benchmarks/dask/probes.py cluster
+    .venv/bin/python benchmarks/dask/probes.py memory
+    .venv/bin/python benchmarks/dask/probes.py reuse
+    .venv/bin/python benchmarks/dask/probes.py empty
     .venv/bin/python benchmarks/dask/probes.py saturation
 """
 
@@ -24,11 +36,13 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 import dask
 import distributed
 import psutil
 
-from bench_scaleout import COLUMNS, block, source
+from bench_scaleout import COLUMNS, block, reset_peak, source, worker_memory
 from codecframe import dask as cfdask
 from codecframe.ecosystem.array_codec import ArrayCodec
 
@@ -40,28 +54,57 @@ def loop(first: int, stop: int) -> float:
     """Seconds for the serial loop over chunks ``first`` to ``stop`` - 1 (coder loaded first)."""
     codec = ArrayCodec(CONFIG)
     codec.decode(codec.encode(block((0, 0), 8)))
-    arr = cfdask.create_array(tempfile.mkdtemp() + "/a.zarr", (CHUNKS * ROWS, COLUMNS), (ROWS, COLUMNS), "float32", CONFIG)
+    with tempfile.TemporaryDirectory() as workdir:
+        arr = cfdask.create_array(f"{workdir}/a.zarr", (CHUNKS * ROWS, COLUMNS), (ROWS, COLUMNS), "float32", CONFIG)
+        start = time.perf_counter()
+        for i in range(first, stop):
+            arr[i * ROWS : (i + 1) * ROWS] = block((i, 0), ROWS)
+        return time.perf_counter() - start
+
+
+def kernel(kind: str) -> float:
+    """Seconds for 1,000 passes of copy-and-add over 16 MiB (``stream``), the same bytes as 64,000
+    passes over 256 KiB (``cache``), or 5·10⁷ steps of Python integer arithmetic (``compute``)."""
+    if kind == "compute":
+        start, x = time.perf_counter(), 0
+        for i in range(50_000_000):
+            x += i * i
+        return time.perf_counter() - start
+    size, passes = (4 << 20, 1000) if kind == "stream" else (1 << 16, 1000 * 64)
+    a = np.ones(size, np.float32)
+    b = np.empty_like(a)
     start = time.perf_counter()
-    for i in range(first, stop):
-        arr[i * ROWS : (i + 1) * ROWS] = block((i, 0), ROWS)
+    for _ in range(passes):
+        np.copyto(b, a)
+        a += 1
     return time.perf_counter() - start
 
 
-def ceiling() -> None:
-    def run(*ranges: tuple[int, int]) -> list[float]:
-        procs = [subprocess.Popen([sys.executable, __file__, "loop", str(a), str(b)], stdout=subprocess.PIPE, text=True)
-                 for a, b in ranges]
-        return [float(p.communicate()[0]) for p in procs]
+def concurrently(*argvs: list[str]) -> list[float]:
+    """Run this script with each argument list in its own process, all at once; their printed seconds."""
+    procs = [subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True) for argv in argvs]
+    return [float(p.communicate()[0]) for p in procs]
 
+
+def ceiling() -> None:
     for _ in range(3):
-        one = run((0, CHUNKS))[0]
-        two = run((0, CHUNKS // 2), (CHUNKS // 2, CHUNKS))
+        one = concurrently(["loop", "0", str(CHUNKS)])[0]
+        two = concurrently(["loop", "0", str(CHUNKS // 2)], ["loop", str(CHUNKS // 2), str(CHUNKS)])
         print(f"one process {one:.3f} s; two processes {two[0]:.3f} / {two[1]:.3f} s; speed-up {one / max(two):.2f}×")
 
 
+def memory() -> None:
+    for kind in ("stream", "cache", "compute"):
+        for _ in range(3):
+            one = concurrently(["kernel", kind])[0]
+            two = concurrently(["kernel", kind], ["kernel", kind])
+            print(f"{kind}: one process {one:.3f} s; each of two {two[0]:.3f} / {two[1]:.3f} s; "
+                  f"slowdown {max(two) / one:.2f}× (1.00× = the second core is free)")
+
+
 def cluster() -> None:
-    workdir = tempfile.mkdtemp()
-    with cfdask.local_cluster(n_workers=2, memory_limit=None) as lc, distributed.Client(lc) as client:
+    with tempfile.TemporaryDirectory() as workdir, \
+            cfdask.local_cluster(n_workers=2, memory_limit=None) as lc, distributed.Client(lc) as client:
         cfdask.warm_up(client, CONFIG)
         me = psutil.Process()
         workers = [p for p in me.children(recursive=True) if p.pid in set(client.run(lambda: __import__("os").getpid()).values())]
@@ -82,8 +125,50 @@ def cluster() -> None:
                   f"return after last {1e3 * (t2 - last):.0f} ms")
 
 
+def reuse() -> None:
+    chunk_mib = ROWS * COLUMNS * 4 / 2**20
+    for gc_off in (False, True):
+        with cfdask.local_cluster(n_workers=2, memory_limit=None) as lc, distributed.Client(lc) as client:
+            cfdask.warm_up(client, CONFIG)
+            if gc_off:
+                client.run(lambda: __import__("gc").disable())
+            for k in range(6):
+                client.run(reset_peak)
+                before = client.run(worker_memory)
+                with tempfile.TemporaryDirectory() as workdir:
+                    cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/a.zarr", CONFIG)
+                after = client.run(worker_memory)
+                print(f"gc {'off' if gc_off else 'on'}, encode {k + 1}: " + "; ".join(
+                    f"RSS before {before[w]['rss'] / 2**20:.0f} MiB, peak +{(after[w]['peak'] - before[w]['rss']) / 2**20 / chunk_mib:.2f} chunks"
+                    for w in sorted(after)))
+
+
+def empty() -> None:
+    from zarr.core.buffer.cpu import NDBuffer
+
+    codec = ArrayCodec(CONFIG)
+    codec.decode(codec.encode(block((0, 0), 8)))
+    blocks = [block((i, 0), ROWS) for i in range(6)]
+    start = time.perf_counter()
+    for b in blocks:
+        NDBuffer.from_numpy_array(b).all_equal(np.float32(0))
+    print(f"fill-value comparison: {1e3 * (time.perf_counter() - start) / len(blocks):.1f} ms per chunk")
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(6):
+        for write_empty in (False, True):
+            with tempfile.TemporaryDirectory() as workdir:
+                arr = cfdask.create_array(f"{workdir}/a.zarr", (len(blocks) * ROWS, COLUMNS), (ROWS, COLUMNS), "float32",
+                                          CONFIG, write_empty_chunks=write_empty)
+                start = time.perf_counter()
+                for i, b in enumerate(blocks):
+                    arr[i * ROWS : (i + 1) * ROWS] = b
+                times[write_empty].append((time.perf_counter() - start) / len(blocks))
+    for write_empty, values in times.items():
+        print(f"write_empty_chunks={write_empty}: median {1e3 * statistics.median(values):.1f} ms per chunk "
+              f"({', '.join(f'{1e3 * v:.1f}' for v in values)})")
+
+
 def saturation() -> None:
-    workdir = tempfile.mkdtemp()
     times: dict[tuple[int, float], list[float]] = {}
     for rnd in range(2):
         for n_workers in (1, 2):
@@ -93,7 +178,8 @@ def saturation() -> None:
                     cfdask.warm_up(client, CONFIG)
                     for k in range(3):
                         start = time.perf_counter()
-                        cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/{rnd}-{n_workers}-{sat}-{k}.zarr", CONFIG)
+                        with tempfile.TemporaryDirectory() as workdir:
+                            cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/a.zarr", CONFIG)
                         times.setdefault((n_workers, sat), []).append(time.perf_counter() - start)
     for (n_workers, sat), values in times.items():
         print(f"{n_workers} worker(s), worker-saturation {sat}: median {statistics.median(values):.3f} s "
@@ -103,7 +189,10 @@ def saturation() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "loop":
         print(loop(int(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "kernel":
+        print(kernel(sys.argv[2]))
     else:
+        probes = {"ceiling": ceiling, "cluster": cluster, "memory": memory, "reuse": reuse, "empty": empty, "saturation": saturation}
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("probe", choices=("ceiling", "cluster", "saturation"))
-        {"ceiling": ceiling, "cluster": cluster, "saturation": saturation}[parser.parse_args().probe]()
+        parser.add_argument("probe", choices=tuple(probes))
+        probes[parser.parse_args().probe]()
