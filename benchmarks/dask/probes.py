@@ -1,11 +1,15 @@
 """Where the 2-worker encode of ``bench_scaleout.py`` spends its time (same data, 24 chunks of 16 MiB).
 
 - ``ceiling``: the serial loop in one process, then two independent processes that each run it
-  over half the chunks at the same time: the best any scheduler can do on this machine.
+  over half the chunks at the same time: the best any scheduler can do on this machine; each
+  round with glibc's defaults and with ``codecframe.dask.WORKER_MALLOC`` in the processes'
+  environment, as the workers have it.
 - ``cluster``: three 2-worker ``to_zarr`` encodes, with the CPU time of the client process (which
   also hosts the scheduler and the nannies) and of each worker, and the latencies around the tasks
   (graph construction, first task start after ``compute()``, last task end to return).
-
+- ``tasks``: where one worker loses time against the serial loop: in a 1-worker cluster, four
+  rounds of the serial loop in this process, the same loop as one task in the worker, one
+  submitted task per chunk (``client.submit``), and ``codecframe.dask.to_zarr``.
 - ``memory``: why two processes cannot reach 2×: the same work alone and in two concurrent
   processes, for arrays of 16 MiB (a chunk: streamed through memory), of 256 KiB (in cache) and
   for pure Python arithmetic (no memory traffic).
@@ -21,6 +25,7 @@
 
     .venv/bin/python benchmarks/dask/probes.py ceiling
     .venv/bin/python benchmarks/dask/probes.py cluster
+    .venv/bin/python benchmarks/dask/probes.py tasks
     .venv/bin/python benchmarks/dask/probes.py memory
     .venv/bin/python benchmarks/dask/probes.py reuse
     .venv/bin/python benchmarks/dask/probes.py empty
@@ -30,6 +35,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -55,11 +61,20 @@ def loop(first: int, stop: int) -> float:
     codec = ArrayCodec(CONFIG)
     codec.decode(codec.encode(block((0, 0), 8)))
     with tempfile.TemporaryDirectory() as workdir:
-        arr = cfdask.create_array(f"{workdir}/a.zarr", (CHUNKS * ROWS, COLUMNS), (ROWS, COLUMNS), "float32", CONFIG)
-        start = time.perf_counter()
-        for i in range(first, stop):
-            arr[i * ROWS : (i + 1) * ROWS] = block((i, 0), ROWS)
-        return time.perf_counter() - start
+        return loop_into(f"{workdir}/a.zarr", first, stop)
+
+
+def loop_into(path: str, first: int = 0, stop: int = CHUNKS) -> float:
+    """Seconds for the serial loop over chunks ``first`` to ``stop`` - 1 into a new array at ``path``."""
+    arr = cfdask.create_array(path, (CHUNKS * ROWS, COLUMNS), (ROWS, COLUMNS), "float32", CONFIG)
+    start = time.perf_counter()
+    for i in range(first, stop):
+        write_chunk(arr, i)
+    return time.perf_counter() - start
+
+
+def write_chunk(arr, i: int) -> None:
+    arr[i * ROWS : (i + 1) * ROWS] = block((i, 0), ROWS)
 
 
 def kernel(kind: str) -> float:
@@ -80,17 +95,44 @@ def kernel(kind: str) -> float:
     return time.perf_counter() - start
 
 
-def concurrently(*argvs: list[str]) -> list[float]:
+def concurrently(*argvs: list[str], env: dict[str, str] | None = None) -> list[float]:
     """Run this script with each argument list in its own process, all at once; their printed seconds."""
-    procs = [subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True) for argv in argvs]
+    procs = [subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True, env=env)
+             for argv in argvs]
     return [float(p.communicate()[0]) for p in procs]
 
 
 def ceiling() -> None:
+    malloc = {**os.environ, **{k: v for k, v in cfdask.WORKER_MALLOC.items() if v is not None}}
     for _ in range(3):
-        one = concurrently(["loop", "0", str(CHUNKS)])[0]
-        two = concurrently(["loop", "0", str(CHUNKS // 2)], ["loop", str(CHUNKS // 2), str(CHUNKS)])
-        print(f"one process {one:.3f} s; two processes {two[0]:.3f} / {two[1]:.3f} s; speed-up {one / max(two):.2f}×")
+        for name, env in (("glibc defaults", None), ("WORKER_MALLOC", malloc)):
+            one = concurrently(["loop", "0", str(CHUNKS)], env=env)[0]
+            two = concurrently(["loop", "0", str(CHUNKS // 2)], ["loop", str(CHUNKS // 2), str(CHUNKS)], env=env)
+            print(f"{name}: one process {one:.3f} s; two processes {two[0]:.3f} / {two[1]:.3f} s; "
+                  f"speed-up {one / max(two):.2f}×")
+
+
+def tasks() -> None:
+    times: dict[str, list[float]] = {"serial loop, this process": [], "loop as one task": [],
+                                     "one submitted task per chunk": [], "to_zarr": []}
+    with tempfile.TemporaryDirectory() as workdir, \
+            cfdask.local_cluster(n_workers=1, memory_limit=None) as lc, distributed.Client(lc) as client:
+        cfdask.warm_up(client, CONFIG)
+        loop(0, 1)  # loads the coder in this process
+        for k in range(4):
+            runs = iter(times.values())
+            next(runs).append(loop_into(f"{workdir}/s{k}.zarr"))
+            next(runs).append(client.submit(loop_into, f"{workdir}/l{k}.zarr", pure=False).result())
+            target = client.scatter(cfdask.create_array(f"{workdir}/f{k}.zarr", (CHUNKS * ROWS, COLUMNS), (ROWS, COLUMNS),
+                                                        "float32", CONFIG))
+            start = time.perf_counter()
+            client.gather([client.submit(write_chunk, target, i, pure=False) for i in range(CHUNKS)])
+            next(runs).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/z{k}.zarr", CONFIG)
+            next(runs).append(time.perf_counter() - start)
+    for name, values in times.items():
+        print(f"{name}: median {statistics.median(values):.3f} s ({', '.join(f'{v:.2f}' for v in values)})")
 
 
 def memory() -> None:
@@ -107,7 +149,7 @@ def cluster() -> None:
             cfdask.local_cluster(n_workers=2, memory_limit=None) as lc, distributed.Client(lc) as client:
         cfdask.warm_up(client, CONFIG)
         me = psutil.Process()
-        workers = [p for p in me.children(recursive=True) if p.pid in set(client.run(lambda: __import__("os").getpid()).values())]
+        workers = [p for p in me.children(recursive=True) if p.pid in set(client.run(os.getpid).values())]
         for k in range(3):
             cpu0 = [sum(p.cpu_times()[:2]) for p in [me, *workers]]
             t0 = time.time()
@@ -192,7 +234,8 @@ if __name__ == "__main__":
     elif len(sys.argv) == 3 and sys.argv[1] == "kernel":
         print(kernel(sys.argv[2]))
     else:
-        probes = {"ceiling": ceiling, "cluster": cluster, "memory": memory, "reuse": reuse, "empty": empty, "saturation": saturation}
+        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "memory": memory, "reuse": reuse, "empty": empty,
+                  "saturation": saturation}
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("probe", choices=tuple(probes))
         probes[parser.parse_args().probe]()
