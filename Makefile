@@ -28,4 +28,4 @@ test-slow: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -m slow
 
 docs: setup
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # the variable silences mkdocs-material's end-of-life banner
