@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -42,11 +43,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import dask
 import distributed
+import numpy as np
 import psutil
+import zarr
 
 from bench_scaleout import COLUMNS, block, reset_peak, source, worker_memory
 from codecframe import dask as cfdask
@@ -73,7 +74,7 @@ def loop_into(path: str, first: int = 0, stop: int = CHUNKS) -> float:
     return time.perf_counter() - start
 
 
-def write_chunk(arr, i: int) -> None:
+def write_chunk(arr: zarr.Array, i: int) -> None:
     arr[i * ROWS : (i + 1) * ROWS] = block((i, 0), ROWS)
 
 
@@ -173,7 +174,7 @@ def reuse() -> None:
         with cfdask.local_cluster(n_workers=2, memory_limit=None) as lc, distributed.Client(lc) as client:
             cfdask.warm_up(client, CONFIG)
             if gc_off:
-                client.run(lambda: __import__("gc").disable())
+                client.run(gc.disable)
             for k in range(6):
                 client.run(reset_peak)
                 before = client.run(worker_memory)
@@ -181,8 +182,8 @@ def reuse() -> None:
                     cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/a.zarr", CONFIG)
                 after = client.run(worker_memory)
                 print(f"gc {'off' if gc_off else 'on'}, encode {k + 1}: " + "; ".join(
-                    f"RSS before {before[w]['rss'] / 2**20:.0f} MiB, peak +{(after[w]['peak'] - before[w]['rss']) / 2**20 / chunk_mib:.2f} chunks"
-                    for w in sorted(after)))
+                    f"RSS before {before[w]['rss'] / 2**20:.0f} MiB, "
+                    f"peak +{(after[w]['peak'] - before[w]['rss']) / 2**20 / chunk_mib:.2f} chunks" for w in sorted(after)))
 
 
 def empty() -> None:
@@ -219,10 +220,10 @@ def saturation() -> None:
                         cfdask.local_cluster(n_workers=n_workers, memory_limit=None) as lc, distributed.Client(lc) as client:
                     cfdask.warm_up(client, CONFIG)
                     for k in range(3):
-                        start = time.perf_counter()
                         with tempfile.TemporaryDirectory() as workdir:
+                            start = time.perf_counter()
                             cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/a.zarr", CONFIG)
-                        times.setdefault((n_workers, sat), []).append(time.perf_counter() - start)
+                            times.setdefault((n_workers, sat), []).append(time.perf_counter() - start)
     for (n_workers, sat), values in times.items():
         print(f"{n_workers} worker(s), worker-saturation {sat}: median {statistics.median(values):.3f} s "
               f"({', '.join(f'{v:.2f}' for v in values)})")
