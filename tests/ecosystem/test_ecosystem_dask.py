@@ -103,3 +103,25 @@ def test_lazy_write_is_one_fused_task_per_chunk(client, tmp_path):
     step = CONFIG["quantizer"]["step"]
     expected = (np.rint(x.compute().astype(np.float64) / step) * step).astype(np.float32)
     assert np.array_equal(zarr.open_array(str(tmp_path / "lazy.zarr"), mode="r")[...], expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cold", [False, True])
+def test_scaleout_benchmark_smoke_run_is_bit_identical(tmp_path, cold):
+    """``benchmarks/dask/bench_scaleout.py`` end to end on a small array: every run matches the serial loop."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "dask" / "bench_scaleout.py"
+    out = tmp_path / "scaleout.json"
+    argv = [sys.executable, str(script), "--chunks", "4", "--chunk-rows", "64", "--rounds", "2", "--settle", "0",
+            "--json", str(out), *(["--cold"] if cold else [])]
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    results = json.loads(out.read_text())
+    assert results["cold"] is cold and results["elements"] == 4 * 64 * 4096
+    assert 0 < results["bits_per_element"] < 32
+    assert [len(v) for v in results["runs"].values()] == [2, 2, 2]
+    assert all(run["stored_identical_to_serial"] for runs in results["runs"].values() for run in runs)
+    assert all(run["decoded_identical_to_serial"] for name in ("1", "2") for run in results["runs"][name])
+    assert all(len(results["speedups"][key]) == 2 for key in ("2_vs_serial", "2_vs_1"))
