@@ -10,6 +10,8 @@
 - ``tasks``: where one worker loses time against the serial loop: in a 1-worker cluster, four
   rounds of the serial loop in this process, the same loop as one task in the worker, one
   submitted task per chunk (``client.submit``), and ``codecframe.dask.to_zarr``.
+- ``stages``: a chunk's stages (generating the source block, ``ArrayCodec.encode``, writing the
+  bytes to a file), in ms per chunk, in one process and in two processes started together.
 - ``memory``: why two processes cannot reach 2×: the same work alone and in two concurrent
   processes, for arrays of 16 MiB (a chunk: streamed through memory), of 256 KiB (in cache) and
   for pure Python arithmetic (no memory traffic).
@@ -26,6 +28,7 @@
     .venv/bin/python benchmarks/dask/probes.py ceiling
     .venv/bin/python benchmarks/dask/probes.py cluster
     .venv/bin/python benchmarks/dask/probes.py tasks
+    .venv/bin/python benchmarks/dask/probes.py stages
     .venv/bin/python benchmarks/dask/probes.py memory
     .venv/bin/python benchmarks/dask/probes.py reuse
     .venv/bin/python benchmarks/dask/probes.py empty
@@ -96,19 +99,42 @@ def kernel(kind: str) -> float:
     return time.perf_counter() - start
 
 
-def concurrently(*argvs: list[str], env: dict[str, str] | None = None) -> list[float]:
-    """Run this script with each argument list in its own process, all at once; their printed seconds."""
+def stage_times(first: int, stop: int, start_at: float) -> list[float]:
+    """Mean ms per chunk of generating, encoding and writing chunks ``first`` to ``stop`` - 1, from
+    the wall-clock time ``start_at`` on (so that concurrent processes overlap past their imports)."""
+    codec = ArrayCodec(CONFIG)
+    codec.decode(codec.encode(block((0, 0), ROWS)))
+    totals = [0.0, 0.0, 0.0]
+    time.sleep(max(0.0, start_at - time.time()))
+    with tempfile.TemporaryDirectory() as workdir:
+        for i in range(first, stop):
+            t0 = time.perf_counter()
+            values = block((i, 0), ROWS)
+            t1 = time.perf_counter()
+            data = codec.encode(values)
+            t2 = time.perf_counter()
+            with open(f"{workdir}/{i}", "wb") as file:
+                file.write(data)
+            t3 = time.perf_counter()
+            for k, span in enumerate((t1 - t0, t2 - t1, t3 - t2)):
+                totals[k] += span * 1000 / (stop - first)
+    return totals
+
+
+def concurrently(*argvs: list[str], env: dict[str, str] | None = None) -> list[list[float]]:
+    """Run this script with each argument list in its own process, all at once; the numbers each prints."""
     procs = [subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True, env=env)
              for argv in argvs]
-    return [float(p.communicate()[0]) for p in procs]
+    return [[float(v) for v in p.communicate()[0].split()] for p in procs]
 
 
 def ceiling() -> None:
     malloc = {**os.environ, **{k: v for k, v in cfdask.WORKER_MALLOC.items() if v is not None}}
     for _ in range(3):
         for name, env in (("glibc defaults", None), ("WORKER_MALLOC", malloc)):
-            one = concurrently(["loop", "0", str(CHUNKS)], env=env)[0]
-            two = concurrently(["loop", "0", str(CHUNKS // 2)], ["loop", str(CHUNKS // 2), str(CHUNKS)], env=env)
+            one = concurrently(["loop", "0", str(CHUNKS)], env=env)[0][0]
+            two = [t for (t,) in concurrently(["loop", "0", str(CHUNKS // 2)], ["loop", str(CHUNKS // 2), str(CHUNKS)],
+                                              env=env)]
             print(f"{name}: one process {one:.3f} s; two processes {two[0]:.3f} / {two[1]:.3f} s; "
                   f"speed-up {one / max(two):.2f}×")
 
@@ -136,11 +162,20 @@ def tasks() -> None:
         print(f"{name}: median {statistics.median(values):.3f} s ({', '.join(f'{v:.2f}' for v in values)})")
 
 
+def stages() -> None:
+    for _ in range(3):
+        for n in (1, 2):
+            start_at = str(time.time() + 6)  # past both processes' imports and warm-up
+            runs = concurrently(*(["stage", str(k * CHUNKS // 2), str((k + 1) * CHUNKS // 2), start_at] for k in range(n)))
+            print(f"{n} process(es), ms per chunk: " + "; ".join(
+                f"generate {g:.1f}, encode {e:.1f}, write {w:.1f}" for g, e, w in runs))
+
+
 def memory() -> None:
     for kind in ("stream", "cache", "compute"):
         for _ in range(3):
-            one = concurrently(["kernel", kind])[0]
-            two = concurrently(["kernel", kind], ["kernel", kind])
+            one = concurrently(["kernel", kind])[0][0]
+            two = [t for (t,) in concurrently(["kernel", kind], ["kernel", kind])]
             print(f"{kind}: one process {one:.3f} s; each of two {two[0]:.3f} / {two[1]:.3f} s; "
                   f"slowdown {max(two) / one:.2f}× (1.00× = the second core is free)")
 
@@ -232,10 +267,12 @@ def saturation() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "loop":
         print(loop(int(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) == 5 and sys.argv[1] == "stage":
+        print(*stage_times(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
     elif len(sys.argv) == 3 and sys.argv[1] == "kernel":
         print(kernel(sys.argv[2]))
     else:
-        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "memory": memory, "reuse": reuse, "empty": empty,
+        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "stages": stages, "memory": memory, "reuse": reuse, "empty": empty,
                   "saturation": saturation}
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("probe", choices=tuple(probes))
