@@ -21,6 +21,9 @@
 - ``empty``: writing 16 MiB chunks in this process into arrays with zarr's ``write_empty_chunks``
   False and True (six chunks each, interleaved, median of 6), and zarr's fill-value comparison
   alone, which True skips.
+- ``threads``: no cluster, dask's threaded scheduler (its default for arrays): four rounds of the
+  serial loop and ``to_zarr`` with 1 and 2 threads, then of the chunk-parallel decode with 1 and 2
+  threads.
 - ``saturation``: 1 and 2 workers with the scheduler's ``worker-saturation`` at distributed's
   default 1.1 and at inf (every ready task sent to a worker at once), two rounds of three encodes
   each.
@@ -32,6 +35,7 @@
     .venv/bin/python benchmarks/dask/probes.py memory
     .venv/bin/python benchmarks/dask/probes.py reuse
     .venv/bin/python benchmarks/dask/probes.py empty
+    .venv/bin/python benchmarks/dask/probes.py threads
     .venv/bin/python benchmarks/dask/probes.py saturation
 """
 
@@ -47,12 +51,13 @@ import tempfile
 import time
 
 import dask
+import dask.array as da
 import distributed
 import numpy as np
 import psutil
 import zarr
 
-from bench_scaleout import COLUMNS, block, reset_peak, source, worker_memory
+from bench_scaleout import COLUMNS, block, digest, reset_peak, source, worker_memory
 from codecframe import dask as cfdask
 from codecframe.ecosystem.array_codec import ArrayCodec
 
@@ -246,6 +251,28 @@ def empty() -> None:
               f"({', '.join(f'{1e3 * v:.1f}' for v in values)})")
 
 
+def threads() -> None:
+    loop(0, 1)  # loads the coder in this process
+    times: dict[str, list[float]] = {"encode, serial loop": [], "encode, 1 thread": [], "encode, 2 threads": [],
+                                     "decode, 1 thread": [], "decode, 2 threads": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for k in range(4):
+            runs = iter(times.values())
+            next(runs).append(loop_into(f"{workdir}/s{k}.zarr"))
+            for n in (1, 2):
+                with dask.config.set(scheduler="threads", num_workers=n):
+                    start = time.perf_counter()
+                    cfdask.to_zarr(source(CHUNKS, ROWS), f"{workdir}/t{k}-{n}.zarr", CONFIG)
+                    next(runs).append(time.perf_counter() - start)
+            for n in (1, 2):
+                with dask.config.set(scheduler="threads", num_workers=n):
+                    start = time.perf_counter()
+                    da.from_zarr(f"{workdir}/s{k}.zarr").map_blocks(digest, chunks=(1, 8), dtype=np.uint32).compute()
+                    next(runs).append(time.perf_counter() - start)
+    for name, values in times.items():
+        print(f"{name}: median {statistics.median(values):.3f} s ({', '.join(f'{v:.2f}' for v in values)})")
+
+
 def saturation() -> None:
     times: dict[tuple[int, float], list[float]] = {}
     for rnd in range(2):
@@ -272,7 +299,7 @@ if __name__ == "__main__":
     elif len(sys.argv) == 3 and sys.argv[1] == "kernel":
         print(kernel(sys.argv[2]))
     else:
-        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "stages": stages, "memory": memory, "reuse": reuse, "empty": empty,
+        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "stages": stages, "memory": memory, "reuse": reuse, "empty": empty, "threads": threads,
                   "saturation": saturation}
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("probe", choices=tuple(probes))

@@ -104,7 +104,7 @@ def _word(words: np.ndarray, wi: int) -> np.uint64:
 
 
 # ---------------------------------------------------------------------------- table models
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_table(symbols, indexes, single, cdf, sizes, offsets, precision):
     """Encode with a table model; returns ``(words, nwords, flush, err, errpos)``."""
     n = symbols.shape[0]
@@ -139,7 +139,7 @@ def encode_table(symbols, indexes, single, cdf, sizes, offsets, precision):
     return words, pos, v, 0 if ok else 6, n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, precision):
     """Decode ``count`` symbols; returns ``(symbols, err, errpos, words_read, final_point, final_point_ok)``."""
     out = np.empty(count, np.int32)
@@ -186,7 +186,7 @@ def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, 
 
 
 # ---------------------------------------------------------------------------- parametric models
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_param(symbols, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul):
     """Encode with a parametric model (§6); returns ``(words, nwords, flush, err, errpos)``."""
     n = symbols.shape[0]
@@ -274,7 +274,7 @@ def _take_uniform(words, wi, point, rng, p, bits):
     return np.int64(value), wi, point, rng
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul, inverse):
     """Parametric counterpart of :func:`decode_table`."""
     out = np.empty(count, np.int32)

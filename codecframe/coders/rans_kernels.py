@@ -52,7 +52,7 @@ def _push_escape(words, pos, x, p, distance):
     return pos, x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_table(symbols, indexes, single, cdf, sizes, offsets, precision):
     """Returns ``(words, nwords, state, err, errpos)``; ``words`` are in the order written (reversed in the stream)."""
     n = symbols.shape[0]
@@ -82,7 +82,7 @@ def encode_table(symbols, indexes, single, cdf, sizes, offsets, precision):
     return words, pos, x, 0, n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, precision):
     """``words``: the stream as uint32 after the 2-word state. Returns ``(symbols, err, errpos, words_read, x)``."""
     out = np.empty(count, np.int32)
@@ -123,7 +123,7 @@ def decode_table(words, count, indexes, single, cdf, sizes, offsets, lut, bits, 
     return out, 0, count, wi, x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode_param(symbols, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul):
     """Parametric counterpart of :func:`encode_table`."""
     n = symbols.shape[0]
@@ -185,7 +185,7 @@ def _pop_uniform(words, wi, x, p, bits):
     return np.int64(value), wi, x
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode_param(words, count, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul, inverse):
     """Parametric counterpart of :func:`decode_table`."""
     out = np.empty(count, np.int32)

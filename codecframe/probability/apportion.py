@@ -109,7 +109,7 @@ def _apportion_row(counts: np.ndarray, total: int, out: np.ndarray) -> None:
         out[i] = f[i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def apportion_rows(counts: np.ndarray, sizes: np.ndarray, total: int) -> np.ndarray:
     """Frequencies (int64, same shape as ``counts``) for each row's first ``sizes[m]`` counts.
 
@@ -123,7 +123,7 @@ def apportion_rows(counts: np.ndarray, sizes: np.ndarray, total: int) -> np.ndar
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pmf_to_counts(pmf: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Integer counts (int64) from a float64 PMF: ``floor(p_i / s * 2^36 + 0.5)``.
 

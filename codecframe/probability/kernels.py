@@ -49,7 +49,7 @@ def lut_bits(num_models: int, precision: int) -> int:
     return bits
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def build_lut(cdf: np.ndarray, sizes: np.ndarray, precision: int, bits: int) -> np.ndarray:
     """``lut[m, b]``: the symbol index whose interval holds slot ``b << (precision - bits)``.
 
@@ -176,7 +176,7 @@ def escape_bits(distance: int) -> int:
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def param_information(symbols, indexes, identity, mean, scale, lo, hi, escape, precision, grid, bound, mul):
     """Ideal bits under the integer parametric model (escape payloads count their raw bits).
 
