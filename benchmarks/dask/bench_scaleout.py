@@ -12,11 +12,15 @@ fresh store and one chunk-parallel decode. Before anything is timed, every worke
 benchmark's process, before the first serial loop) codes and writes one full-size chunk, so that
 no side pays a process's first-chunk costs (heap growth, zarr's imports on first write) in the
 timed part; ``--cold`` leaves that chunk out. Memory is measured from before that chunk, so it
-includes them. Checks: the stored chunks of every run are
+includes them. With ``--source stored`` the blocks are generated once, before anything is timed,
+into an uncompressed zarr array on disk, and every configuration reads its chunks from there
+(read + encode + write: the case of compressing an array that already exists) instead of
+generating them. Checks: the stored chunks of every run are
 byte-identical to the serial loop's encoding, and the decoded chunks hash identically to a serial
 in-process decode.
 
     .venv/bin/python benchmarks/dask/bench_scaleout.py                  # 100,663,296 elements (24 chunks of 16 MiB)
+    .venv/bin/python benchmarks/dask/bench_scaleout.py --source stored  # the same, read from an uncompressed zarr array
     .venv/bin/python benchmarks/dask/bench_scaleout.py --chunks 4 --chunk-rows 64 --rounds 2   # smoke run
 """
 
@@ -55,9 +59,27 @@ def block(block_id: tuple[int, int], rows: int) -> np.ndarray:
     return out
 
 
-def source(n_chunks: int, rows: int) -> da.Array:
+def source(n_chunks: int, rows: int, stored: Path | None = None) -> da.Array:
+    """The source as a dask array: generated block by block, or read from the uncompressed array ``stored``."""
+    if stored is not None:
+        return da.from_zarr(str(stored))
     return da.map_blocks(lambda block_id=None: block(block_id, rows), dtype=np.float32,
                          chunks=((rows,) * n_chunks, (COLUMNS,)))
+
+
+def store_source(path: Path, n_chunks: int, rows: int) -> None:
+    """Write the generated blocks into an uncompressed zarr array at ``path`` (chunk = block)."""
+    arr = zarr.create_array(str(path), shape=(n_chunks * rows, COLUMNS), chunks=(rows, COLUMNS), dtype="float32",
+                            compressors=None)
+    for i in range(n_chunks):
+        arr[i * rows : (i + 1) * rows] = block((i, 0), rows)
+
+
+def read_block(i: int, rows: int, stored: Path | None) -> np.ndarray:
+    """Block ``i`` of the source, generated or read from ``stored``."""
+    if stored is None:
+        return block((i, 0), rows)
+    return zarr.open_array(str(stored), mode="r")[i * rows : (i + 1) * rows]
 
 
 def digest(values: np.ndarray) -> np.ndarray:
@@ -81,24 +103,24 @@ def reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def write_one_chunk(rows: int, config: dict) -> None:
-    """Code and write one full-size chunk into a scratch array, deleted afterwards."""
+def write_one_chunk(rows: int, config: dict, stored: Path | None) -> None:
+    """Get one full-size source chunk, code and write it into a scratch array, deleted afterwards."""
     with tempfile.TemporaryDirectory() as workdir:
         arr = cfdask.create_array(f"{workdir}/w.zarr", (rows, COLUMNS), (rows, COLUMNS), "float32", config)
-        arr[...] = block((0, 0), rows)
+        arr[...] = read_block(0, rows, stored)
 
 
-def run_serial(args, config, store: Path) -> dict:
-    """No dask: generate, encode and write every chunk in this process."""
+def run_serial(args, config, store: Path, stored: Path | None) -> dict:
+    """No dask: generate (or read), encode and write every chunk in this process."""
     arr = cfdask.create_array(str(store), (args.chunks * args.chunk_rows, COLUMNS), (args.chunk_rows, COLUMNS),
                               "float32", config)
     start = time.perf_counter()
     for i in range(args.chunks):
-        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = block((i, 0), args.chunk_rows)
+        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = read_block(i, args.chunk_rows, stored)
     return {"encode_s": time.perf_counter() - start}
 
 
-def run_cluster(args, config, n_workers: int, store: Path) -> dict:
+def run_cluster(args, config, n_workers: int, store: Path, stored: Path | None) -> dict:
     """On a fresh cluster: warm up, one timed encode (with each worker's task compute time and peak memory), one decode."""
     malloc = dict(cfdask.WORKER_MALLOC)
     malloc.update(item.split("=", 1) for item in args.worker_env)
@@ -110,10 +132,10 @@ def run_cluster(args, config, n_workers: int, store: Path) -> dict:
         client.run(reset_peak)
         before = client.run(worker_memory)
         if not args.cold:
-            client.run(write_one_chunk, args.chunk_rows, config)
+            client.run(write_one_chunk, args.chunk_rows, config, stored)
         with distributed.get_task_stream(client) as stream:
             start = time.perf_counter()
-            cfdask.to_zarr(source(args.chunks, args.chunk_rows), str(store), config)
+            cfdask.to_zarr(source(args.chunks, args.chunk_rows, stored), str(store), config)
             encode_s = time.perf_counter() - start
         busy: dict[str, float] = {}  # seconds each worker spent computing tasks during the encode
         for task in stream.data:
@@ -144,6 +166,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds of idle before each configuration")
     parser.add_argument("--cold", action="store_true",
                         help="no full-size chunk before the timed part (workers' first chunks are timed)")
+    parser.add_argument("--source", choices=("generated", "stored"), default="generated",
+                        help="generate the blocks in the timed part, or read them from an uncompressed zarr array")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     config = {"quantizer": {"id": "uniform", "step": args.step}}
@@ -152,21 +176,25 @@ def main() -> None:
     elements = args.chunks * args.chunk_rows * COLUMNS
     chunk_bytes = args.chunk_rows * COLUMNS * 4
     workdir = Path(tempfile.mkdtemp(prefix="cf-scaleout-"))
-    write_one_chunk(args.chunk_rows if not args.cold else 8, config)  # the serial loop's process, warmed like the workers
+    stored = workdir / "source.zarr" if args.source == "stored" else None
     results = {"elements": elements, "chunk_bytes": chunk_bytes, "config": config, "cpus": os.cpu_count(),
-               "rounds": args.rounds, "settle_s": args.settle, "cold": args.cold, "worker_env": args.worker_env, "dask_config": args.dask_config,
+               "rounds": args.rounds, "source": args.source, "settle_s": args.settle, "cold": args.cold, "worker_env": args.worker_env, "dask_config": args.dask_config,
                "loadavg_before": os.getloadavg(), "runs": {"serial": [], "1": [], "2": []}}
     runs = results["runs"]
     reference: dict[str, str] = {}
     serial_decoded: list = []
     try:
+        if stored is not None:
+            store_source(stored, args.chunks, args.chunk_rows)
+        write_one_chunk(args.chunk_rows if not args.cold else 8, config, stored)  # this process, warmed like the workers
         for rnd in range(args.rounds):
             order = ["serial", "1", "2"]
             order = order[rnd % 3:] + order[:rnd % 3]
             for name in order:
                 store = workdir / f"{name}-{rnd}.zarr"
                 time.sleep(args.settle)  # let the previous configuration's processes, writeback and deletions finish
-                run = run_serial(args, config, store) if name == "serial" else run_cluster(args, config, int(name), store)
+                run = (run_serial(args, config, store, stored) if name == "serial"
+                       else run_cluster(args, config, int(name), store, stored))
                 if not reference and name == "serial":
                     reference = stored_digests(store)
                     arr = zarr.open_array(str(store), mode="r")

@@ -12,6 +12,10 @@
   submitted task per chunk (``client.submit``), and ``codecframe.dask.to_zarr``.
 - ``stages``: a chunk's stages (generating the source block, ``ArrayCodec.encode``, writing the
   bytes to a file), in ms per chunk, in one process and in two processes started together.
+- ``read``: ``--source stored`` of ``bench_scaleout.py``: ms per chunk of reading a 16 MiB chunk
+  from an uncompressed zarr array and of encoding and writing it, in processes with glibc's
+  defaults, with ``codecframe.dask.WORKER_MALLOC``, and with it plus transparent huge pages for
+  glibc's mapped buffers (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``); three rounds.
 - ``memory``: why two processes cannot reach 2×: the same work alone and in two concurrent
   processes, for arrays of 16 MiB (a chunk: streamed through memory), of 256 KiB (in cache) and
   for pure Python arithmetic (no memory traffic).
@@ -32,6 +36,7 @@
     .venv/bin/python benchmarks/dask/probes.py cluster
     .venv/bin/python benchmarks/dask/probes.py tasks
     .venv/bin/python benchmarks/dask/probes.py stages
+    .venv/bin/python benchmarks/dask/probes.py read
     .venv/bin/python benchmarks/dask/probes.py memory
     .venv/bin/python benchmarks/dask/probes.py reuse
     .venv/bin/python benchmarks/dask/probes.py empty
@@ -44,11 +49,13 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import dask
 import dask.array as da
@@ -57,7 +64,7 @@ import numpy as np
 import psutil
 import zarr
 
-from bench_scaleout import COLUMNS, block, digest, reset_peak, source, worker_memory
+from bench_scaleout import COLUMNS, block, digest, read_block, reset_peak, source, store_source, worker_memory
 from codecframe import dask as cfdask
 from codecframe.ecosystem.array_codec import ArrayCodec
 
@@ -126,6 +133,21 @@ def stage_times(first: int, stop: int, start_at: float) -> list[float]:
     return totals
 
 
+def read_times(stored: str) -> list[float]:
+    """Median ms per chunk of reading a chunk of the uncompressed array ``stored`` and of encoding and
+    writing it into a new array; eight chunks, three passes (the first pass not counted)."""
+    target = cfdask.create_array(f"{stored}.out", (8 * ROWS, COLUMNS), (ROWS, COLUMNS), "float32", CONFIG)
+    spans: list[tuple[float, float]] = []
+    for _ in range(3):
+        for i in range(8):
+            t0 = time.perf_counter()
+            values = read_block(i, ROWS, Path(stored))
+            t1 = time.perf_counter()
+            target[i * ROWS : (i + 1) * ROWS] = values
+            spans.append((t1 - t0, time.perf_counter() - t1))
+    return [statistics.median(span[k] for span in spans[8:]) * 1000 for k in (0, 1)]
+
+
 def concurrently(*argvs: list[str], env: dict[str, str] | None = None) -> list[list[float]]:
     """Run this script with each argument list in its own process, all at once; the numbers each prints."""
     procs = [subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True, env=env)
@@ -174,6 +196,19 @@ def stages() -> None:
             runs = concurrently(*(["stage", str(k * CHUNKS // 2), str((k + 1) * CHUNKS // 2), start_at] for k in range(n)))
             print(f"{n} process(es), ms per chunk: " + "; ".join(
                 f"generate {g:.1f}, encode {e:.1f}, write {w:.1f}" for g, e, w in runs))
+
+
+def read() -> None:
+    malloc = {**os.environ, **{k: v for k, v in cfdask.WORKER_MALLOC.items() if v is not None}}
+    environments = {"glibc defaults": None, "WORKER_MALLOC": malloc,
+                    "WORKER_MALLOC + hugetlb": {**malloc, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}}
+    with tempfile.TemporaryDirectory() as workdir:
+        store_source(Path(workdir, "source.zarr"), 8, ROWS)
+        for k in range(3):
+            for name, env in environments.items():
+                (reading, coding), = concurrently(["read", f"{workdir}/source.zarr"], env=env)
+                shutil.rmtree(f"{workdir}/source.zarr.out")
+                print(f"round {k + 1}, {name}: read {reading:.1f} ms, encode + write {coding:.1f} ms per chunk")
 
 
 def memory() -> None:
@@ -296,10 +331,12 @@ if __name__ == "__main__":
         print(loop(int(sys.argv[2]), int(sys.argv[3])))
     elif len(sys.argv) == 5 and sys.argv[1] == "stage":
         print(*stage_times(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "read":
+        print(*read_times(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "kernel":
         print(kernel(sys.argv[2]))
     else:
-        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "stages": stages, "memory": memory, "reuse": reuse, "empty": empty, "threads": threads,
+        probes = {"ceiling": ceiling, "tasks": tasks, "cluster": cluster, "stages": stages, "read": read, "memory": memory, "reuse": reuse, "empty": empty, "threads": threads,
                   "saturation": saturation}
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("probe", choices=tuple(probes))

@@ -106,8 +106,8 @@ def test_lazy_write_is_one_fused_task_per_chunk(client, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cold", [False, True])
-def test_scaleout_benchmark_smoke_run_is_bit_identical(tmp_path, cold):
+@pytest.mark.parametrize(("cold", "source"), [(False, "generated"), (True, "generated"), (False, "stored")])
+def test_scaleout_benchmark_smoke_run_is_bit_identical(tmp_path, cold, source):
     """``benchmarks/dask/bench_scaleout.py`` end to end on a small array: every run matches the serial loop."""
     import json
     import subprocess
@@ -116,10 +116,10 @@ def test_scaleout_benchmark_smoke_run_is_bit_identical(tmp_path, cold):
     script = Path(__file__).parents[2] / "benchmarks" / "dask" / "bench_scaleout.py"
     out = tmp_path / "scaleout.json"
     argv = [sys.executable, str(script), "--chunks", "4", "--chunk-rows", "64", "--rounds", "2", "--settle", "0",
-            "--json", str(out), *(["--cold"] if cold else [])]
+            "--source", source, "--json", str(out), *(["--cold"] if cold else [])]
     subprocess.run(argv, check=True, capture_output=True, timeout=600)
     results = json.loads(out.read_text())
-    assert results["cold"] is cold and results["elements"] == 4 * 64 * 4096
+    assert results["cold"] is cold and results["source"] == source and results["elements"] == 4 * 64 * 4096
     assert 0 < results["bits_per_element"] < 32
     assert [len(v) for v in results["runs"].values()] == [2, 2, 2]
     assert all(run["stored_identical_to_serial"] for runs in results["runs"].values() for run in runs)
