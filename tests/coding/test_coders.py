@@ -144,20 +144,20 @@ def test_hostile_streams(coder, case, how, seed):
 @given(case=cs.models_and_symbols(precision=st.integers(12, 24), max_size=300), extra=st.binary(min_size=1, max_size=9),
        cut=st.integers(1, 12))
 def test_streams_are_canonical(coder, case, extra, cut):
-    """Appended bytes are always rejected; a truncated stream is rejected unless it is itself the
-    exact encoding of what it decodes to (each message has one stream and each stream one message)."""
+    """A stream with bytes appended or cut off is rejected unless it is itself the exact encoding of
+    what it decodes to, another message (each message has one stream and each stream one message).
+    Appending can give such a stream: hypothesis found a 39-byte range stream that, with one byte
+    more, encodes a message differing in 3 of its 100 symbols."""
     model, symbols, indexes = case
     data = coder.encode(symbols, model, indexes)
-    with pytest.raises(DecodeError):
-        coder.decode(data + extra, model, symbols.size, indexes)
-    if not data:
-        return
-    short = data[:-cut]
-    try:
-        out = coder.decode(short, model, symbols.size, indexes)
-    except CodecframeError:
-        return
-    assert coder.encode(out, model, indexes) == short and not np.array_equal(out, symbols)
+    for altered, error in ((data + extra, DecodeError), (data[:-cut], CodecframeError)):
+        if not data and error is CodecframeError:
+            continue
+        try:
+            out = coder.decode(altered, model, symbols.size, indexes)
+        except error:
+            continue
+        assert coder.encode(out, model, indexes) == altered and not np.array_equal(out, symbols)
 
 
 @pytest.mark.nojit
