@@ -15,8 +15,10 @@ chunk is all the parallelism needed; workers find the codec through the ``numcod
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -27,7 +29,12 @@ import zarr
 from .ecosystem.array_codec import ArrayCodec, chunk_layout, mean_std_dtype
 from .errors import InputError
 
-__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "codec_arguments"]
+__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "from_npy", "row_chunks", "codec_arguments",
+           "DEFAULT_CHUNK_BYTES"]
+
+#: Chunk size :func:`row_chunks` aims at: 16 MiB chunks gave the best throughput per worker and kept
+#: a worker's memory within 3 chunks (docs/benchmarks.md, "Scale-out").
+DEFAULT_CHUNK_BYTES = 16 << 20
 
 
 # glibc settings for worker processes; they must be in the environment before a worker starts
@@ -106,9 +113,13 @@ def create_array(
     fill value then is stored (it codes to a few hundred bytes) instead of being left out, and zarr
     skips its check of every written chunk against the fill value, a full extra pass over the chunk
     (about 4 of 30 ms for a 16 MiB chunk; docs/benchmarks.md). Pass False for mostly empty arrays.
-    Other keyword arguments go to ``zarr.create_array``.
+    Other keyword arguments go to ``zarr.create_array``. For a mean/std dtype the default
+    ``fill_value`` is mean 0, std 1: zarr pads a partial edge chunk with the fill value before the
+    codec sees it, and a std of 0 could not be coded.
     """
-    chunk_layout(np.dtype(dtype))
+    layout, field = chunk_layout(np.dtype(dtype))
+    if layout == "mean_std":
+        kwargs.setdefault("fill_value", np.array((0, 1), mean_std_dtype(field))[()])
     return zarr.create_array(store, shape=shape, chunks=chunks, dtype=dtype, zarr_format=zarr_format,
                              overwrite=overwrite, config={"write_empty_chunks": write_empty_chunks},
                              **codec_arguments(config, zarr_format), **kwargs)
@@ -147,6 +158,45 @@ def to_zarr(
         return stored
     stored.compute()
     return target
+
+
+def row_chunks(shape: tuple[int, ...], dtype: Any, target_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[int, ...]:
+    """Chunks of whole rows (every axis but the first complete) of at most about ``target_bytes`` (at
+    least one row), the rows spread evenly over the fewest chunks."""
+    if not shape:
+        return ()
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    rows = min(max(1, target_bytes // max(row_bytes, 1)), max(shape[0], 1))
+    n_chunks = -(-max(shape[0], 1) // rows)
+    return (-(-max(shape[0], 1) // n_chunks), *(max(n, 1) for n in shape[1:]))
+
+
+def from_npy(path: str | os.PathLike[str], chunks: Any = None, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> da.Array:
+    """A dask array over a ``.npy`` file; each task reads its block through a memory map of the file.
+
+    Only the path travels to workers (a memory-mapped array would be pickled with all its data), so
+    the file must be readable where the tasks run. ``chunks`` is any dask chunk spec; the default is
+    :func:`row_chunks` of ``chunk_bytes``. Object arrays are refused (no pickle).
+    """
+    path = Path(path)
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"{path}: not a .npy file (an .npz archive? pass one of its arrays as .npy)")
+    try:
+        chunks = da.core.normalize_chunks(chunks or row_chunks(array.shape, array.dtype, chunk_bytes), array.shape,
+                                         dtype=array.dtype)
+    except ValueError as exc:
+        raise InputError(f"{path}: chunks {chunks} do not fit its shape {array.shape} ({exc})") from None
+    return da.map_blocks(functools.partial(_read_npy_block, str(path)), dtype=array.dtype, chunks=chunks,
+                         meta=np.empty((0,) * array.ndim, array.dtype))
+
+
+def _read_npy_block(path: str, block_info: dict | None = None) -> np.ndarray:
+    location = block_info[None]["array-location"]  # type: ignore[index]
+    return np.array(np.load(path, mmap_mode="r")[tuple(slice(start, stop) for start, stop in location)])
 
 
 def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None = None) -> np.ndarray:

@@ -2,34 +2,75 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InputError, LimitError
 
-__all__ = ["atomic_write", "read_bytes", "MAX_FILE_BYTES"]
+__all__ = ["atomic_open", "atomic_write", "atomic_directory", "read_bytes", "MAX_FILE_BYTES"]
 
 #: Largest file :func:`read_bytes` accepts by default (4 GiB).
 MAX_FILE_BYTES = 4 << 30
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a failure leaves any existing file untouched and no partial file."""
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` when the block ends without error; on an error, any existing
+    file stays untouched and no partial file is left."""
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=_parent(path))
     try:
         os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return path
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a failure leaves any existing file untouched and no partial file."""
+    with atomic_open(path) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """A new directory (e.g. a zarr store) that is renamed to ``path`` when the block ends without error.
+
+    On an error the new directory is removed and an existing ``path`` stays as it was. An existing
+    ``path`` is an :class:`InputError` unless ``overwrite``; then it is replaced (removed after the new
+    one is in place).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: already exists (overwrite=True, or --overwrite on the command line, replaces it)")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=_parent(path)))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=_parent(path)))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
 
 
 def _mode_for(path: Path) -> int:

@@ -20,7 +20,7 @@ from .errors import ConfigError, EncodeError, FormatError, IncompatibleError, In
 from .registry import Registry, registry as default_registry
 from .types import AllocationGroup, Quantized, RateOption
 
-__all__ = ["Pipeline", "Decoded", "decode", "MAX_ELEMENTS", "Progress"]
+__all__ = ["Pipeline", "Decoded", "decode", "load_config", "MAX_ELEMENTS", "Progress"]
 
 #: Largest element (and symbol) count of one group or extra array: 2^28, i.e. 1 GiB of int32 symbols.
 MAX_ELEMENTS = 1 << 28
@@ -64,7 +64,8 @@ def _dtype(value: Any, where: str) -> str:
     return value
 
 
-def _load_config(source: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
+def load_config(source: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:
+    """A config from a mapping, JSON text, or a .json/.toml file (a JSON object either way)."""
     if isinstance(source, Mapping):
         return source
     path = Path(source)
@@ -141,7 +142,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str | Path, *, registry: Registry | None = None) -> Pipeline:
         """Build from a dict, JSON text, or a .json/.toml file naming one component of each kind."""
-        data = dict(_load_config(config))
+        data = dict(load_config(config))
         unknown = set(data) - set(ROLES)
         if unknown:
             raise ConfigError(f"pipeline config: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(ROLES)}")

@@ -4,7 +4,7 @@ import pytest
 
 from codecframe import assets
 from codecframe.errors import AssetError, ConfigError, InputError, LimitError
-from codecframe.io import atomic_write, read_bytes
+from codecframe.io import atomic_directory, atomic_write, read_bytes
 
 
 def test_atomic_write_replaces_and_cleans_up(tmp_path, monkeypatch):
@@ -70,3 +70,23 @@ def test_deleted_asset_is_an_asset_error(tmp_path):
     f.unlink()
     with pytest.raises(AssetError, match="no installed asset"):
         assets.load_asset(ref)
+
+
+def test_atomic_directory_replaces_only_on_success(tmp_path):
+    target = tmp_path / "store"
+    with atomic_directory(target) as new:
+        (new / "a").write_bytes(b"one")
+    assert (target / "a").read_bytes() == b"one"
+    with pytest.raises(InputError, match="already exists"):
+        with atomic_directory(target):
+            pass
+    with pytest.raises(RuntimeError, match="failed"):
+        with atomic_directory(target, overwrite=True) as new:
+            (new / "a").write_bytes(b"half")
+            raise RuntimeError("failed")
+    assert (target / "a").read_bytes() == b"one"
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]  # no temporary directory left
+    with atomic_directory(target, overwrite=True) as new:
+        (new / "b").write_bytes(b"two")
+    assert [p.name for p in target.iterdir()] == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]
