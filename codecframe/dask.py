@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,15 @@ import dask
 import dask.array as da
 import numpy as np
 import zarr
+from dask.system import CPU_COUNT
 
 from .ecosystem.array_codec import ArrayCodec, chunk_layout, mean_std_dtype
 from .errors import InputError
+from .io import atomic_open
+from .pipeline import Progress
 
-__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "mean_std", "from_npy", "row_chunks", "codec_arguments",
-           "DEFAULT_CHUNK_BYTES"]
+__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "to_npy", "compute_blocks", "mean_std", "from_npy",
+           "row_chunks", "codec_arguments", "DEFAULT_CHUNK_BYTES"]
 
 #: Chunk size :func:`row_chunks` aims at: 16 MiB chunks gave the best throughput per worker and kept
 #: a worker's memory within 3 chunks (docs/benchmarks.md, "Scale-out").
@@ -134,13 +138,14 @@ def to_zarr(
     overwrite: bool = False,
     write_empty_chunks: bool = True,
     compute: bool = True,
+    progress: Progress | None = None,
 ) -> Any:
     """Compress ``array`` into a new zarr array, one dask task per chunk.
 
     The zarr chunks are the dask array's chunks (irregular chunking is rechunked to its largest
     block shape first); ``write_empty_chunks`` is as in :func:`create_array`. Returns the zarr
     array, or, when ``compute`` is False, a dask array of one ``True`` per chunk whose computation
-    writes the chunks.
+    writes the chunks. ``progress`` is called as in :func:`compute_blocks`.
     """
     if not isinstance(array, da.Array):
         raise InputError(f"to_zarr needs a dask array, got {type(array).__name__}")
@@ -156,8 +161,72 @@ def to_zarr(
                               chunks=tuple((1,) * len(c) for c in array.chunks), meta=np.empty((0,) * array.ndim, bool))
     if not compute:
         return stored
-    stored.compute()
+    compute_blocks(stored, progress, "to_zarr")
     return target
+
+
+def to_npy(array: da.Array, path: str | os.PathLike[str], *, progress: Progress | None = None) -> Path:
+    """Write ``array`` into a ``.npy`` file, each task its own block through a memory map of the file.
+
+    No block travels to the caller, so a decoded array larger than memory can be written, and the
+    file must be writable where the tasks run. The file is written atomically: it appears, complete
+    and synced, only when every block has been written (a failure leaves any previous file as it
+    was). ``progress`` is called as in :func:`compute_blocks`. Returns the path.
+    """
+    if not isinstance(array, da.Array):
+        raise InputError(f"to_npy needs a dask array, got {type(array).__name__}")
+    with atomic_open(path) as fh:
+        if array.size == 0:  # nothing to map
+            np.save(fh, np.empty(array.shape, array.dtype), allow_pickle=False)
+        else:
+            np.lib.format.open_memmap(fh.name, mode="w+", dtype=array.dtype, shape=array.shape).flush()
+            written = array.map_blocks(_write_npy_block, fh.name, dtype=bool,
+                                       chunks=tuple((1,) * len(c) for c in array.chunks),
+                                       meta=np.empty((0,) * array.ndim, bool))
+            compute_blocks(written, progress, "to_npy")
+    return Path(path)
+
+
+def compute_blocks(array: da.Array, progress: Progress | None = None, stage: str = "compute") -> np.ndarray:
+    """Compute ``array`` on the active ``distributed`` client, else on dask's configured scheduler,
+    calling ``progress(stage, done, total)`` after each of its ``total`` blocks.
+
+    When a block fails, its error is raised only after every task already running has finished
+    (on a client: every task), so no task still writes when the caller cleans up.
+    """
+    import distributed
+    from dask.callbacks import Callback
+
+    report = progress or (lambda stage, done, total: None)
+    total = array.npartitions
+    try:
+        client = distributed.get_client()
+    except ValueError:  # no client
+        done = 0
+
+        def count(key: Any, *_: Any) -> None:
+            nonlocal done
+            if isinstance(key, tuple) and key[0] == array.name:
+                done += 1
+                report(stage, done, total)
+
+        with Callback(posttask=count):
+            if dask.config.get("scheduler", None) not in (None, "threads", "threading") or dask.config.get("pool", None):
+                result = array.compute()
+            else:  # dask's threaded scheduler in a pool of our own: leaving it waits for its running tasks
+                with ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
+                    result = array.compute(scheduler="threads", pool=pool)
+        if done < total:  # dask fused a block's task into the final one (a single block)
+            report(stage, total, total)
+        return result
+    persisted = client.persist(array)
+    futures = distributed.futures_of(persisted)
+    for done, future in enumerate(distributed.as_completed(futures), 1):
+        if future.status == "error":
+            distributed.wait(futures)
+            future.result()  # raises the block's error
+        report(stage, done, total)
+    return persisted.compute()
 
 
 def row_chunks(shape: tuple[int, ...], dtype: Any, target_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[int, ...]:
@@ -197,6 +266,14 @@ def from_npy(path: str | os.PathLike[str], chunks: Any = None, *, chunk_bytes: i
 def _read_npy_block(path: str, block_info: dict | None = None) -> np.ndarray:
     location = block_info[None]["array-location"]  # type: ignore[index]
     return np.array(np.load(path, mmap_mode="r")[tuple(slice(start, stop) for start, stop in location)])
+
+
+def _write_npy_block(block: np.ndarray, path: str, block_info: dict | None = None) -> np.ndarray:
+    location = block_info[0]["array-location"]  # type: ignore[index]
+    target = np.load(path, mmap_mode="r+")
+    target[tuple(slice(start, stop) for start, stop in location)] = block
+    target.flush()
+    return np.ones((1,) * block.ndim, bool)
 
 
 def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None = None) -> np.ndarray:

@@ -21,12 +21,14 @@ MAX_FILE_BYTES = 4 << 30
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` when the block ends without error; on an error, any existing
-    file stays untouched and no partial file is left."""
+    file stays untouched and no partial file is left. Its ``name`` is the temporary file's path, for
+    writers that reopen it (memory maps)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=_parent(path))
+    os.close(fd)
     try:
         os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

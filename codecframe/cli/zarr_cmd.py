@@ -15,13 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError, LimitError, RegistryError
-from ..io import atomic_directory, atomic_open
+from ..io import atomic_directory
 from ..pipeline import MAX_ELEMENTS, load_config
 from .progress import StderrProgress
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zarr", help="chunk-parallel compression into zarr arrays on dask (codecframe[ecosystem])")
@@ -53,12 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
 
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="0: threads in this process (default); N: a local cluster of N worker processes")
     p.add_argument("--progress", action="store_true", default=None, help="force progress output on stderr")
-
 
 def _shape(text: str) -> tuple[int, ...]:
     try:
@@ -69,7 +64,6 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"chunk sizes must be positive, got {text!r}")
     return shape
 
-
 def _ecosystem() -> Any:
     try:
         from .. import dask as cfdask
@@ -77,7 +71,6 @@ def _ecosystem() -> Any:
         raise RegistryError(f"'codecframe zarr' needs zarr, dask and distributed: pip install 'codecframe[ecosystem]' "
                             f"({exc})") from None
     return cfdask
-
 
 def _open_zarr(path: Path) -> Any:
     import zarr
@@ -88,7 +81,6 @@ def _open_zarr(path: Path) -> Any:
         raise InputError(f"{path}: no such zarr array") from None
     except (zarr.errors.BaseZarrError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable zarr array ({type(exc).__name__}: {exc})") from None
-
 
 def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
     """A dask array over a .npy file or a zarr array; default chunks: the zarr array's, or whole rows
@@ -102,7 +94,6 @@ def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
     if path.suffix != ".npy":
         raise InputError(f"{path}: expected a .npy file or a zarr array (a directory)")
     return cfdask.from_npy(path, chunks, chunk_bytes=cfdask.DEFAULT_CHUNK_BYTES // fields)
-
 
 @contextlib.contextmanager
 def _scheduler(workers: int, config: dict[str, Any] | None) -> Iterator[None]:
@@ -125,63 +116,31 @@ def _scheduler(workers: int, config: dict[str, Any] | None) -> Iterator[None]:
             cfdask.warm_up(client, config)
         yield
 
-
-def _compute(array: Any, stage: str, progress: StderrProgress) -> Any:
-    """Compute a dask array on the current scheduler, reporting finished chunks."""
-    import distributed
-    from dask.callbacks import Callback
-
-    total = array.npartitions
-    try:
-        client = distributed.get_client()
-    except ValueError:  # no cluster: the threaded scheduler in this process
-        done = [0]
-
-        def count(key: Any, *_: Any) -> None:
-            if isinstance(key, tuple) and key[0] == array.name:
-                done[0] += 1
-                progress(stage, done[0], total)
-
-        with Callback(posttask=count):
-            return array.compute()
-    persisted = client.persist(array)
-    for done, future in enumerate(distributed.as_completed(distributed.futures_of(persisted)), 1):
-        if future.status == "error":
-            break  # computing raises its error
-        progress(stage, done, total)
-    return persisted.compute()
-
-
 def cmd_compress(args: argparse.Namespace) -> int:
     cfdask = _ecosystem()
     config = dict(load_config(args.config))
     source = _source(args.input, args.chunks, fields=1 if args.std is None else 2)
     if args.std is not None:
         source = cfdask.mean_std(source, _source(args.std, args.chunks, fields=2))
-    progress = StderrProgress(args.progress)
     with atomic_directory(args.output, overwrite=args.overwrite) as store, _scheduler(args.workers, config):
-        written = cfdask.to_zarr(source, str(store), config, zarr_format=args.zarr_format, compute=False)
-        _compute(written, "compress", progress)
+        target = cfdask.to_zarr(source, str(store), config, zarr_format=args.zarr_format,
+                                progress=StderrProgress(args.progress))
     stored = sum(p.stat().st_size for p in args.output.rglob("*") if p.is_file())
-    print(f"wrote {args.output}: shape {list(source.shape)} {source.dtype} in {written.npartitions} chunk(s), "
+    print(f"wrote {args.output}: shape {list(source.shape)} {source.dtype} in {target.nchunks} chunk(s), "
           f"{stored} bytes, {8 * stored / max(source.size, 1):.4f} bits per element")
     return 0
-
 
 def cmd_decompress(args: argparse.Namespace) -> int:
     import dask.array as da
 
-    _ecosystem()
+    cfdask = _ecosystem()
     array = _open_zarr(args.input)
     if array.size > args.max_elements:
         raise LimitError(f"{args.input}: {array.size} elements exceed --max-elements {args.max_elements}")
     with _scheduler(args.workers, None):
-        values = _compute(da.from_zarr(array), "decompress", StderrProgress(args.progress))
-    with atomic_open(args.output) as fh:
-        np.save(fh, values, allow_pickle=False)
-    print(f"wrote {args.output}: shape {list(values.shape)} {values.dtype}")
+        cfdask.to_npy(da.from_zarr(array), args.output, progress=StderrProgress(args.progress))
+    print(f"wrote {args.output}: shape {list(array.shape)} {array.dtype}")
     return 0
-
 
 def cmd_info(args: argparse.Namespace) -> int:
     array = _open_zarr(args.input)
@@ -202,7 +161,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     for codec in info["codecs"]:
         print(f"  codec {json.dumps(codec, sort_keys=True)}")
     return 0
-
 
 def _codec_json(codec: Any) -> Any:
     """A codec's config as zarr (v3) or numcodecs (v2) writes it."""

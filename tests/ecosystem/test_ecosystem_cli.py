@@ -67,10 +67,10 @@ def test_mean_std_on_a_one_worker_cluster_with_progress(tmp_path, capsys, arrays
     store = tmp_path / "ms.zarr"
     code, out, err = run(capsys, "compress", tmp_path / "mean.npy", "--std", tmp_path / "std.npy", "-o", store,
                          "-c", CONFIG, "--chunks", "50,40", "--workers", "1", "--progress")
-    assert code == 0 and "compress: 2/2" in err  # 90 rows in chunks of 50: the edge chunk is padded by zarr
+    assert code == 0 and "to_zarr: 2/2" in err  # 90 rows in chunks of 50: the edge chunk is padded by zarr
     code, _, err = run(capsys, "decompress", store, "-o", tmp_path / "ms.npy", "--workers", "1", "--progress")
     back = np.load(tmp_path / "ms.npy")
-    assert code == 0 and "decompress: 2/2" in err
+    assert code == 0 and "to_npy: 2/2" in err
     assert back.dtype.names == ("mean", "std")
     np.testing.assert_array_equal(back["mean"], quantized(mean))
     codec = ArrayCodec(json.loads(CONFIG))  # the same bytes as a serial encode of each chunk
@@ -89,7 +89,8 @@ def test_zarr_input_keeps_its_chunks(tmp_path, capsys, arrays):
     np.testing.assert_array_equal(stored[...], quantized(mean))
 
 
-def test_failed_compress_leaves_the_existing_output(tmp_path, capsys, arrays):
+@pytest.mark.parametrize("workers", [0, 1])
+def test_failed_compress_leaves_the_existing_output(tmp_path, capsys, arrays, workers):
     mean, std = arrays
     store = tmp_path / "out.zarr"
     assert run(capsys, "compress", tmp_path / "mean.npy", "-o", store, "-c", CONFIG)[0] == 0
@@ -99,7 +100,7 @@ def test_failed_compress_leaves_the_existing_output(tmp_path, capsys, arrays):
     std[70, 3] = 0.0  # one chunk cannot be coded
     np.save(tmp_path / "bad_std.npy", std)
     code, _, err = run(capsys, "compress", tmp_path / "mean.npy", "--std", tmp_path / "bad_std.npy", "-o", store,
-                       "-c", CONFIG, "--chunks", "32,40", "--overwrite")
+                       "-c", CONFIG, "--chunks", "32,40", "--overwrite", "--workers", workers)
     assert code == 1 and "std must be positive" in err
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad_std.npy", "mean.npy", "out.zarr", "std.npy"]
@@ -218,3 +219,35 @@ def test_tutorial_shell_block_runs(tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(np.load("field.npy"), quantized(np.load("mean.npy"), 0.01))
     belief = zarr.open_array("belief.zarr", mode="r")
     assert belief.dtype.names == ("mean", "std") and belief.metadata.zarr_format == 2
+
+
+@pytest.mark.parametrize("shape, chunks", [((37, 11), (10, 4)), ((0, 5), (1, 5)), ((), ()), ((6,), (6,))])
+def test_to_npy_writes_blocks_in_place_and_reports_each(tmp_path, shape, chunks):
+    import dask.array as da
+
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) * 0.5
+    calls = []
+    path = cfdask.to_npy(da.from_array(x, chunks=chunks), tmp_path / "x.npy", progress=lambda *a: calls.append(a))
+    back = np.load(path)
+    assert back.dtype == x.dtype and back.shape == x.shape and np.array_equal(back, x)
+    blocks = int(np.prod([-(-n // c) if n else 1 for n, c in zip(shape, chunks)]))
+    assert calls == ([("to_npy", k, blocks) for k in range(1, blocks + 1)] if x.size else [])
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+def test_to_npy_failure_keeps_the_previous_file(tmp_path):
+    import dask.array as da
+
+    np.save(tmp_path / "x.npy", np.ones(3))
+
+    def fail(block, block_info=None):
+        if block_info[0]["chunk-location"] == (2,):
+            raise InputError("block 2 is bad")
+        return block
+
+    with pytest.raises(InputError, match="block 2 is bad"):
+        cfdask.to_npy(da.zeros(12, chunks=3).map_blocks(fail, dtype=float), tmp_path / "x.npy")
+    assert np.array_equal(np.load(tmp_path / "x.npy"), np.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+    with pytest.raises(InputError, match="dask array"):
+        cfdask.to_npy(np.zeros(3), tmp_path / "y.npy")
