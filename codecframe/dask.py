@@ -29,7 +29,7 @@ import zarr
 from dask.system import CPU_COUNT
 
 from .ecosystem.array_codec import ArrayCodec, chunk_layout, mean_std_dtype
-from .errors import InputError
+from .errors import CodecframeError, InputError
 from .io import atomic_open
 from .pipeline import Progress
 
@@ -277,9 +277,15 @@ def _write_npy_block(block: np.ndarray, path: str, block_info: dict | None = Non
 
 
 def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None = None) -> np.ndarray:
-    """Write one dask block into its place in ``target``; a one-element result per block."""
+    """Write one dask block into its place in ``target``; a one-element result per block. A codecframe
+    error names the block (``block [64:128, 0:48]: ...``), its type kept."""
     location = block_info[0]["array-location"]  # type: ignore[index]
-    target[tuple(slice(start, stop) for start, stop in location)] = block
+    try:
+        target[tuple(slice(start, stop) for start, stop in location)] = block
+    except CodecframeError as exc:
+        where = ", ".join(f"{start}:{stop}" for start, stop in location)
+        exc.args = (f"block [{where}]: {exc}", *exc.args[1:])
+        raise
     return np.ones((1,) * block.ndim, bool)
 
 
