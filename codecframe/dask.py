@@ -263,15 +263,18 @@ def from_npy(path: str | os.PathLike[str], chunks: Any = None, *, chunk_bytes: i
                          meta=np.empty((0,) * array.ndim, array.dtype))
 
 
+def _region(info: dict) -> tuple[slice, ...]:
+    """The slices of one block's place in the whole array, from dask's ``block_info``."""
+    return tuple(slice(start, stop) for start, stop in info["array-location"])
+
+
 def _read_npy_block(path: str, block_info: dict | None = None) -> np.ndarray:
-    location = block_info[None]["array-location"]  # type: ignore[index]
-    return np.array(np.load(path, mmap_mode="r")[tuple(slice(start, stop) for start, stop in location)])
+    return np.array(np.load(path, mmap_mode="r")[_region(block_info[None])])  # type: ignore[index]
 
 
 def _write_npy_block(block: np.ndarray, path: str, block_info: dict | None = None) -> np.ndarray:
-    location = block_info[0]["array-location"]  # type: ignore[index]
     target = np.load(path, mmap_mode="r+")
-    target[tuple(slice(start, stop) for start, stop in location)] = block
+    target[_region(block_info[0])] = block  # type: ignore[index]
     target.flush()
     return np.ones((1,) * block.ndim, bool)
 
@@ -279,11 +282,11 @@ def _write_npy_block(block: np.ndarray, path: str, block_info: dict | None = Non
 def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None = None) -> np.ndarray:
     """Write one dask block into its place in ``target``; a one-element result per block. A codecframe
     error names the block (``block [64:128, 0:48]: ...``), its type kept."""
-    location = block_info[0]["array-location"]  # type: ignore[index]
+    region = _region(block_info[0])  # type: ignore[index]
     try:
-        target[tuple(slice(start, stop) for start, stop in location)] = block
+        target[region] = block
     except CodecframeError as exc:
-        where = ", ".join(f"{start}:{stop}" for start, stop in location)
+        where = ", ".join(f"{r.start}:{r.stop}" for r in region)
         exc.args = (f"block [{where}]: {exc}", *exc.args[1:])
         raise
     return np.ones((1,) * block.ndim, bool)

@@ -20,6 +20,7 @@ from ..io import atomic_directory
 from ..pipeline import MAX_ELEMENTS, load_config
 from .progress import StderrProgress
 
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zarr", help="chunk-parallel compression into zarr arrays on dask (codecframe[ecosystem])")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -50,10 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
 
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="0: threads in this process (default); N: a local cluster of N worker processes")
     p.add_argument("--progress", action="store_true", default=None, help="force progress output on stderr")
+
 
 def _shape(text: str) -> tuple[int, ...]:
     try:
@@ -64,6 +67,7 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"chunk sizes must be positive, got {text!r}")
     return shape
 
+
 def _ecosystem() -> Any:
     try:
         from .. import dask as cfdask
@@ -71,6 +75,7 @@ def _ecosystem() -> Any:
         raise RegistryError(f"'codecframe zarr' needs zarr, dask and distributed: pip install 'codecframe[ecosystem]' "
                             f"({exc})") from None
     return cfdask
+
 
 def _open_zarr(path: Path) -> Any:
     import zarr
@@ -81,6 +86,7 @@ def _open_zarr(path: Path) -> Any:
         raise InputError(f"{path}: no such zarr array") from None
     except (zarr.errors.BaseZarrError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable zarr array ({type(exc).__name__}: {exc})") from None
+
 
 def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
     """A dask array over a .npy file or a zarr array; default chunks: the zarr array's, or whole rows
@@ -94,6 +100,7 @@ def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
     if path.suffix != ".npy":
         raise InputError(f"{path}: expected a .npy file or a zarr array (a directory)")
     return cfdask.from_npy(path, chunks, chunk_bytes=cfdask.DEFAULT_CHUNK_BYTES // fields)
+
 
 @contextlib.contextmanager
 def _scheduler(workers: int, config: dict[str, Any] | None) -> Iterator[None]:
@@ -116,6 +123,7 @@ def _scheduler(workers: int, config: dict[str, Any] | None) -> Iterator[None]:
             cfdask.warm_up(client, config)
         yield
 
+
 def cmd_compress(args: argparse.Namespace) -> int:
     cfdask = _ecosystem()
     config = dict(load_config(args.config))
@@ -130,6 +138,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
           f"{stored} bytes, {8 * stored / max(source.size, 1):.4f} bits per element")
     return 0
 
+
 def cmd_decompress(args: argparse.Namespace) -> int:
     import dask.array as da
 
@@ -141,6 +150,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
         cfdask.to_npy(da.from_zarr(array), args.output, progress=StderrProgress(args.progress))
     print(f"wrote {args.output}: shape {list(array.shape)} {array.dtype}")
     return 0
+
 
 def cmd_info(args: argparse.Namespace) -> int:
     array = _open_zarr(args.input)
@@ -161,6 +171,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for codec in info["codecs"]:
         print(f"  codec {json.dumps(codec, sort_keys=True)}")
     return 0
+
 
 def _codec_json(codec: Any) -> Any:
     """A codec's config as zarr (v3) or numcodecs (v2) writes it."""
