@@ -75,11 +75,16 @@ def store_source(path: Path, n_chunks: int, rows: int) -> None:
         arr[i * rows : (i + 1) * rows] = block((i, 0), rows)
 
 
-def read_block(i: int, rows: int, stored: Path | None) -> np.ndarray:
-    """Block ``i`` of the source, generated or read from ``stored``."""
-    if stored is None:
+def open_source(stored: Path | None) -> zarr.Array | None:
+    """The uncompressed source array at ``stored``, opened once for all its reads; None: generated."""
+    return None if stored is None else zarr.open_array(str(stored), mode="r")
+
+
+def read_block(i: int, rows: int, source_array: zarr.Array | None) -> np.ndarray:
+    """Block ``i`` of the source, generated or read from ``source_array`` (:func:`open_source`)."""
+    if source_array is None:
         return block((i, 0), rows)
-    return zarr.open_array(str(stored), mode="r")[i * rows : (i + 1) * rows]
+    return source_array[i * rows : (i + 1) * rows]
 
 
 def digest(values: np.ndarray) -> np.ndarray:
@@ -107,16 +112,17 @@ def write_one_chunk(rows: int, config: dict, stored: Path | None) -> None:
     """Get one full-size source chunk, code and write it into a scratch array, deleted afterwards."""
     with tempfile.TemporaryDirectory() as workdir:
         arr = cfdask.create_array(f"{workdir}/w.zarr", (rows, COLUMNS), (rows, COLUMNS), "float32", config)
-        arr[...] = read_block(0, rows, stored)
+        arr[...] = read_block(0, rows, open_source(stored))
 
 
 def run_serial(args, config, store: Path, stored: Path | None) -> dict:
     """No dask: generate (or read), encode and write every chunk in this process."""
     arr = cfdask.create_array(str(store), (args.chunks * args.chunk_rows, COLUMNS), (args.chunk_rows, COLUMNS),
                               "float32", config)
+    source_array = open_source(stored)
     start = time.perf_counter()
     for i in range(args.chunks):
-        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = read_block(i, args.chunk_rows, stored)
+        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = read_block(i, args.chunk_rows, source_array)
     return {"encode_s": time.perf_counter() - start}
 
 

@@ -150,9 +150,8 @@ def test_streams_are_canonical(coder, case, extra, cut):
     more, encodes a message differing in 3 of its 100 symbols."""
     model, symbols, indexes = case
     data = coder.encode(symbols, model, indexes)
-    for altered, error in ((data + extra, DecodeError), (data[:-cut], CodecframeError)):
-        if not data and error is CodecframeError:
-            continue
+    altered_streams = [(data + extra, DecodeError)] + ([(data[:-cut], CodecframeError)] if data else [])
+    for altered, error in altered_streams:
         try:
             out = coder.decode(altered, model, symbols.size, indexes)
         except error:
