@@ -1,5 +1,6 @@
 """Conformance: the vector corpus, its generator, and a runner for any decoder (``docs/conformance.md``)."""
 
+from . import case_sets
 from .cases import NegativeCase, PositiveCase
 from .corpus import Corpus, CorpusError, Vector, default_corpus
 from .decoding import DecodedSymbols, decode_with_symbols
@@ -21,4 +22,5 @@ __all__ = [
     "Outcome",
     "Result",
     "run",
+    "case_sets",
 ]

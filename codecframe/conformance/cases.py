@@ -18,11 +18,12 @@ import msgpack
 import numpy as np
 
 from ..abc import Posterior
+from ..assets import asset_ref
 from ..builtins.gaussian import GaussianPosterior
 from ..pipeline import Pipeline
 from . import surgery
 
-__all__ = ["PositiveCase", "NegativeCase", "CASES", "Tolerance", "header_edit"]
+__all__ = ["PositiveCase", "NegativeCase", "Case", "CASES", "Tolerance", "header_edit", "pipeline", "FOREIGN_ASSET"]
 
 #: ``(max_abs, rmse)`` allowed between a decoder's reconstruction and the stored one.
 Tolerance = tuple[float, float]
@@ -45,6 +46,10 @@ class PositiveCase:
     tolerance: Mapping[str, Tolerance] = dataclasses.field(default_factory=dict)
     #: Component ids that must be installed to generate the case, as (kind, id).
     needs: tuple[tuple[str, str], ...] = ()
+    #: For every asset reference in the header, by where it sits (``"pipeline.quantizer.tables"``,
+    #: ``"meta.vbq_image.vae"``): the spec section that defines the asset and a one-line description.
+    #: The generator copies each referenced asset into the corpus's asset store with this entry.
+    assets: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +61,18 @@ class NegativeCase:
     base: str
     mutate: Callable[[bytes], bytes]
     expected_error: str
+
+
+Case = PositiveCase | NegativeCase
+#: A reference no installed asset has (for negative vectors: a file made with other tables).
+FOREIGN_ASSET = asset_ref(b"an asset that no distribution ships")
+
+
+def pipeline(quantizer: Any, allocator: Any = "fixed", coder: str = "range", precision: int = 16,
+             posterior: str = "gaussian") -> Pipeline:
+    """A pipeline with the given components (helper for plugins' cases)."""
+    return Pipeline(posterior=posterior, quantizer=quantizer, allocator=allocator,
+                    entropy_coder={"id": coder, "precision": precision})
 
 
 # --------------------------------------------------------------------------- inputs
@@ -338,4 +355,4 @@ def _negative_core() -> list[NegativeCase]:
 
 
 #: The core cases, positives first (negatives derive from stored positives).
-CASES: list[PositiveCase | NegativeCase] = [*_positive_core(), *_negative_core()]
+CASES: list[Case] = [*_positive_core(), *_negative_core()]
