@@ -64,6 +64,19 @@ class UniformQuantizer(Quantizer):
     def quantize(self, posterior: Posterior, setting: Mapping[str, Any]) -> Quantized:
         step = self._step(setting)
         mean = np.asarray(posterior.mean)  # type: ignore[attr-defined]
+        symbols, lo, hi = self._symbols(mean, step)
+        if hi - lo + 1 > MAX_ALPHABET:
+            raise InputError(
+                f"{self.describe()}: step {step} gives {hi - lo + 1} distinct levels, more than {MAX_ALPHABET}; use a larger step"
+            )
+        counts = np.zeros(hi - lo + 1, np.int64)
+        for start in range(0, symbols.size, _SLICE):  # bincount copies its input to intp: slice it
+            counts += np.bincount(symbols[start : start + _SLICE] - lo, minlength=hi - lo + 1)
+        side = {"lo": lo, "counts": [int(c) for c in counts]}
+        return Quantized(symbols, {"step": step}, side, tuple(mean.shape), mean.dtype.name)
+
+    def _symbols(self, mean: np.ndarray, step: float) -> tuple[np.ndarray, int, int]:
+        """rint(mean / step) as int32 (flat), with the smallest and largest symbol (0, 0 when empty)."""
         flat = mean.reshape(-1)
         symbols = np.empty(flat.size, np.int32)
         lo = hi = 0.0
@@ -76,16 +89,7 @@ class UniformQuantizer(Quantizer):
                 raise InputError(f"{self.describe()}: step {step} is too small for values up to {np.max(np.abs(mean))}")
             lo, hi = (low, high) if start == 0 else (min(lo, low), max(hi, high))
             symbols[start : start + _SLICE] = scaled
-        lo, hi = int(lo), int(hi)
-        if hi - lo + 1 > MAX_ALPHABET:
-            raise InputError(
-                f"{self.describe()}: step {step} gives {hi - lo + 1} distinct levels, more than {MAX_ALPHABET}; use a larger step"
-            )
-        counts = np.zeros(hi - lo + 1, np.int64)
-        for start in range(0, symbols.size, _SLICE):  # bincount copies its input to intp: slice it
-            counts += np.bincount(symbols[start : start + _SLICE] - lo, minlength=hi - lo + 1)
-        side = {"lo": lo, "counts": [int(c) for c in counts]}
-        return Quantized(symbols, {"step": step}, side, tuple(mean.shape), mean.dtype.name)
+        return symbols, int(lo), int(hi)
 
     def symbol_model(self, q: Quantized, precision: int) -> tuple[ProbabilityModel, None]:
         lo, counts = q.side.get("lo"), q.side.get("counts")

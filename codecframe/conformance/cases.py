@@ -354,5 +354,116 @@ def _negative_core() -> list[NegativeCase]:
     ]
 
 
+# --------------------------------------------------------------------------- parametric models, configs
+def _heavy_channels() -> dict[str, Posterior]:
+    """Four channels of heavy-tailed values at different scales, and one far outlier (a long escape payload)."""
+    rng = np.random.default_rng(60)
+    mean = rng.standard_t(2.0, (4, 60)) * np.array([0.5, 1.0, 2.0, 4.0])[:, None] + np.array([0.0, 3.0, -2.0, 0.5])[:, None]
+    mean[2, 7] = 1.0e5
+    return {"w": GaussianPosterior(mean=mean.astype(np.float32), std=np.ones((4, 60), np.float32))}
+
+
+def _parametric_groups() -> dict[str, Posterior]:
+    rng = np.random.default_rng(61)
+    return {
+        "smooth": _gauss(62, (12, 10), 3.0, smooth=True),
+        "empty": GaussianPosterior(mean=np.zeros((0, 4)), std=np.ones((0, 4))),
+        "negative": GaussianPosterior(mean=-20.0 - rng.random(9) * 4, std=np.ones(9)),
+    }
+
+
+def _rows_last() -> dict[str, Posterior]:
+    rng = np.random.default_rng(63)
+    mean = rng.logistic(0.0, 1.0, (6, 5)) * np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    return {"m": GaussianPosterior(mean=mean, std=np.ones((6, 5)))}
+
+
+PARAMETRIC = ("bitstream §4", "bitstream §5", "bitstream §7.4", "range-coder §6", "range-coder §6.1", "range-coder §6.2",
+              "range-coder §6.3", "range-coder §6.4", "range-coder §6.5")
+PARAMETRIC_BASE = "core-parametric-laplace-channels-range-p16"
+
+
+def _side(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda h: h["groups"][0]["side"].update(changes)
+
+
+def _parametric() -> list[Case]:
+    quantizer = {"id": "uniform-parametric", "step": 0.25, "family": "laplace", "channel_axis": 0, "support": 24}
+    positives = [
+        PositiveCase(
+            name=PARAMETRIC_BASE,
+            description="uniform-parametric quantizer: Laplace model per channel (4 parameter pairs, per-symbol "
+                        "indexes), support of 24 values with escapes on both sides, one outlier with an 18-bit escape "
+                        "payload; range coder at precision 16",
+            features=("parametric", "laplace", "escape", "indexes", "range", "precision-16", "float32"),
+            spec_sections=PARAMETRIC + RANGE[:1],
+            make=lambda: (_pipeline(quantizer), _heavy_channels()),
+        ),
+        PositiveCase(
+            name="core-parametric-gaussian-rans-p12",
+            description="uniform-parametric quantizer: one Gaussian parameter pair per group (no channel axis); a "
+                        "smooth 2-D group, an empty group and a group of negative symbols; rANS at precision 12",
+            features=("parametric", "gaussian", "rans", "precision-12", "empty-group", "float64", "multiple-groups"),
+            spec_sections=PARAMETRIC + RANS[:1],
+            make=lambda: (_pipeline({"id": "uniform-parametric", "step": 0.5, "family": "gaussian"}, "rans", 12),
+                          _parametric_groups()),
+        ),
+        PositiveCase(
+            name="core-parametric-logistic-last-axis-range-p24",
+            description="uniform-parametric quantizer: logistic model per column (channel_axis -1, 5 pairs), "
+                        "support of 8 values (many escapes); range coder at precision 24",
+            features=("parametric", "logistic", "escape", "indexes", "range", "precision-24", "float64"),
+            spec_sections=PARAMETRIC + RANGE[:1],
+            make=lambda: (_pipeline({"id": "uniform-parametric", "step": 0.5, "family": "logistic", "channel_axis": -1,
+                                     "support": 8}, "range", 24), _rows_last()),
+        ),
+    ]
+
+    def neg(name: str, description: str, edit: Callable[[dict[str, Any]], None], error: str = "FormatError",
+            base: str = PARAMETRIC_BASE) -> NegativeCase:
+        return NegativeCase(f"neg-parametric-{name}", description, ("parametric", "side-info"), ("bitstream §7.4",),
+                            base, header_edit(edit), error)
+
+    negatives = [
+        neg("side-extra-key", "side info with a fifth key", _side(extra=1)),
+        neg("negative-scale", "a negative scale", _side(scale=np.array([1.0, -1.0, 1.0, 1.0]))),
+        neg("nan-mean", "a NaN location", _side(mean=np.array([0.0, np.nan, 0.0, 0.0]))),
+        neg("pair-count", "five parameter pairs for four channels", _side(mean=np.zeros(5), scale=np.ones(5))),
+        neg("scale-as-list", "the scales as a msgpack array instead of a float64 ndarray", _side(scale=[1.0, 1.0, 1.0, 1.0])),
+        neg("support-over-limit", "a support of 65537 values",
+            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 65536)),
+        neg("support-over-precision", "a support of 4095 values (4097 bins with the escapes) at precision 12",
+            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 4094),
+            base="core-parametric-gaussian-rans-p12"),
+        neg("channel-axis", "a channel axis the group does not have",
+            lambda h: h["pipeline"]["quantizer"].update(channel_axis=2)),
+    ]
+    return [*positives, *negatives]
+
+
+def _configs() -> list[Case]:
+    coder = ("bitstream §5", "range-coder §1")
+    return [
+        PositiveCase(
+            name="container-default-configs",
+            description="configs with only 'id' and 'version' where the rest has defaults: the entropy coder "
+                        "without 'precision' (default 16) and the uniform quantizer without 'step' and "
+                        "'candidates' (encoder-side); decodes like core-uniform-range-p16",
+            features=("default-config",),
+            spec_sections=("bitstream §5", "bitstream §7.2", "range-coder §1"),
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: (h["pipeline"]["entropy_coder"].pop("precision"),
+                                        h["pipeline"]["quantizer"].pop("step"), h["pipeline"]["quantizer"].pop("candidates"))),
+        ),
+        NegativeCase("neg-coder-precision-25", "entropy coder precision 25 (the range is 12..24)", ("coder-config",),
+                     coder, BASE, header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=25)), "ConfigError"),
+        NegativeCase("neg-coder-precision-11", "entropy coder precision 11 (the range is 12..24)", ("coder-config",),
+                     coder, BASE, header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=11)), "ConfigError"),
+        NegativeCase("neg-coder-precision-float", "entropy coder precision 16.0 (a float, not an integer)",
+                     ("coder-config",), coder, BASE,
+                     header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=16.0)), "ConfigError"),
+    ]
+
+
 #: The core cases, positives first (negatives derive from stored positives).
-CASES: list[Case] = [*_positive_core(), *_negative_core()]
+CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs()]

@@ -12,9 +12,10 @@ NAMES = CORPUS.names()
 REQUIRED_FEATURES = {
     "positive": {"uniform", "range", "rans", "precision-12", "precision-16", "precision-24", "lagrangian",
                  "empty-group", "extras", "meta", "minor-version", "optional-field", "provenance-only-roles",
-                 "multi-row-table", "indexes", "asset", "vbq", "bayesq-grid", "bayesq-lloyd", "gmvq"},
+                 "multi-row-table", "indexes", "asset", "vbq", "bayesq-grid", "bayesq-lloyd", "gmvq",
+                 "parametric", "gaussian", "laplace", "logistic", "escape", "default-config"},
     "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
-                 "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream"},
+                 "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream", "coder-config"},
 }
 
 
