@@ -109,3 +109,27 @@ def test_the_cli_runs_an_external_decoder_with_the_corpus_store(lloyd_corpus, ca
     decoder = DECODE_ONE + " --assets {assets}"
     assert conformance_cmd.main(["run", "--corpus", str(lloyd_corpus.root), "--decoder", decoder, "--match-errors"]) == 0
     assert "2/2 vectors passed" in capsys.readouterr().out
+
+
+def _asset_vectors():
+    return sorted({n for entry in CORPUS.assets().values() for n in entry["vectors"]})
+
+
+def test_every_asset_vector_decodes_externally_from_the_store_alone(tmp_path):
+    """The VBQ tables, the Lloyd-Max table and the GM-VQ checkpoint reach the isolated reference decoder only
+    through the protocol: with the store every asset vector passes, with an empty store one per plugin fails."""
+    names = _asset_vectors()
+    assert len(names) == 7
+    results = run(CORPUS, CommandDecoder(DECODE_ONE + " --assets {assets}", assets=CORPUS.asset_dir), names=names)
+    assert all(r.passed for r in results), [r for r in results if not r.passed]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_each = ["gmvq-digits-usage-range-p16", "vbq-image-fitted-lambda-0p3-range"]  # the Lloyd table: above
+    results = run(CORPUS, CommandDecoder(DECODE_ONE, assets=empty), names=one_each)
+    assert [r.got for r in results] == ["AssetError"] * 2
+
+
+@pytest.mark.slow
+def test_the_whole_corpus_passes_an_external_decoder_given_assets_only_through_the_protocol():
+    results = run(CORPUS, CommandDecoder(DECODE_ONE + " --assets {assets}", assets=CORPUS.asset_dir), strict_errors=True)
+    assert len(results) == len(CORPUS.names()) and all(r.passed for r in results), [r for r in results if not r.passed]
