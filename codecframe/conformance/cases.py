@@ -17,6 +17,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from .. import container
 from ..abc import Posterior
 from ..assets import asset_ref
 from ..builtins.gaussian import GaussianPosterior
@@ -442,7 +443,7 @@ def _parametric() -> list[Case]:
 
 
 def _configs() -> list[Case]:
-    coder = ("bitstream §5", "range-coder §1")
+    coder = ("bitstream §5", "range-coder §2.1")
     return [
         PositiveCase(
             name="container-default-configs",
@@ -450,7 +451,7 @@ def _configs() -> list[Case]:
                         "without 'precision' (default 16) and the uniform quantizer without 'step' and "
                         "'candidates' (encoder-side); decodes like core-uniform-range-p16",
             features=("default-config",),
-            spec_sections=("bitstream §5", "bitstream §7.2", "range-coder §1"),
+            spec_sections=("bitstream §5", "bitstream §7.2", "range-coder §2.1"),
             make=_basic("range", 16),
             edit=header_edit(lambda h: (h["pipeline"]["entropy_coder"].pop("precision"),
                                         h["pipeline"]["quantizer"].pop("step"), h["pipeline"]["quantizer"].pop("candidates"))),
@@ -465,5 +466,60 @@ def _configs() -> list[Case]:
     ]
 
 
+def _nested(depth: int) -> Any:
+    """A value for ``meta.deep`` whose innermost scalar sits at ``depth`` (the header map is depth 0)."""
+    value: Any = 1
+    for _ in range(depth - 2):
+        value = [value]
+    return value
+
+
+def _deeper(d: bytes) -> bytes:
+    """The header with ``meta.deep`` one level deeper, packed without the writer's depth check (keys sorted)."""
+    def ordered(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: ordered(obj[k]) for k in sorted(obj, key=lambda k: k.encode("utf-8"))}
+        return [ordered(v) for v in obj] if isinstance(obj, list) else obj
+
+    header = {k: v for k, v in container.read(d).header.items()}
+    header["meta"] = {**header["meta"], "deep": [header["meta"]["deep"]]}
+    return surgery.replace_header(d, msgpack.packb(ordered(header), use_bin_type=True))
+
+
+def _ext8(d: bytes) -> bytes:
+    """The 16-byte ndarray ext of ``meta.u8`` written as ext 8 (``c7 10 01``) instead of fixext 16 (``d8 01``)."""
+    head = d[12 : surgery.layout(d).header_end]
+    at = head.index(b"\xd8\x01")
+    return surgery.replace_header(d, head[:at] + b"\xc7\x10\x01" + head[at + 2 :])
+
+
+def _encodings() -> list[Case]:
+    sections = ("bitstream §3",)
+    return [
+        PositiveCase(
+            name="container-header-depth-32",
+            description="meta holding nested arrays whose innermost value is at depth 32 (the header map is at "
+                        "depth 0, meta at 1): the deepest nesting a reader must accept",
+            features=("nesting-depth",),
+            spec_sections=sections,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["meta"].update(deep=_nested(32))),
+        ),
+        NegativeCase("neg-header-depth-33", "the same meta value one level deeper (depth 33)", ("nesting-depth",),
+                     sections, "container-header-depth-32", _deeper, "FormatError"),
+        PositiveCase(
+            name="container-ndarray-fixext16",
+            description="meta holding a uint8[6] ndarray: its 16-byte ext payload is written as fixext 16",
+            features=("ndarray-ext", "fixext"),
+            spec_sections=sections,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["meta"].update(u8=np.arange(6, dtype=np.uint8))),
+        ),
+        NegativeCase("neg-ndarray-ext8-for-16-bytes", "the same 16-byte ndarray ext written as ext 8 (not the "
+                     "shortest encoding: non-canonical)", ("ndarray-ext", "non-canonical-header"), sections,
+                     "container-ndarray-fixext16", _ext8, "FormatError"),
+    ]
+
+
 #: The core cases, positives first (negatives derive from stored positives).
-CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs()]
+CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs(), *_encodings()]

@@ -13,9 +13,11 @@ REQUIRED_FEATURES = {
     "positive": {"uniform", "range", "rans", "precision-12", "precision-16", "precision-24", "lagrangian",
                  "empty-group", "extras", "meta", "minor-version", "optional-field", "provenance-only-roles",
                  "multi-row-table", "indexes", "asset", "vbq", "bayesq-grid", "bayesq-lloyd", "gmvq",
-                 "parametric", "gaussian", "laplace", "logistic", "escape", "default-config"},
+                 "parametric", "gaussian", "laplace", "logistic", "escape", "default-config", "nesting-depth",
+                 "fixext"},
     "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
-                 "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream", "coder-config"},
+                 "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream", "coder-config",
+                 "nesting-depth", "ndarray-ext"},
 }
 
 
