@@ -151,14 +151,21 @@ def asset_references(data: bytes) -> dict[str, str]:
     return found
 
 
+def _declared_assets(case: PositiveCase, data: bytes) -> dict[str, str]:
+    """The asset references of ``data`` by location; CorpusError for one ``case.assets`` does not describe."""
+    found = asset_references(data)
+    for where, ref in found.items():
+        if where not in case.assets:
+            raise CorpusError(f"case {case.name}: its header references an asset at {where!r} ({ref}); "
+                              "name the asset's spec section in PositiveCase.assets")
+    return found
+
+
 def _store_assets(case: PositiveCase, corpus: Corpus) -> str:
     """Copy the assets the stored vector of ``case`` references into the store; a note on what is missing."""
     vector = corpus.vector(case.name)
     missing = []
-    for where, ref in asset_references(vector.file(vector.case["file"])).items():
-        if where not in case.assets:
-            raise CorpusError(f"case {case.name}: its header references an asset at {where!r} ({ref}); "
-                              "name the asset's spec section in PositiveCase.assets")
+    for where, ref in _declared_assets(case, vector.file(vector.case["file"])).items():
         section, description = case.assets[where]
         try:
             data = b"" if ref in corpus.assets() else load_asset(ref)
@@ -231,7 +238,11 @@ def generate(
         if why:
             out.append(Generated(case.name, "skipped", why))
             continue
-        files = build_positive(case, reg) if isinstance(case, PositiveCase) else build_negative(case, corpus, reg)
+        if isinstance(case, PositiveCase):
+            files = build_positive(case, reg)
+            _declared_assets(case, files["stream.cfr"])  # before storing anything
+        else:
+            files = build_negative(case, corpus, reg)
         corpus.add(case.name, files)
         note = _store_assets(case, corpus) if isinstance(case, PositiveCase) else ""
         out.append(Generated(case.name, "written", note))

@@ -133,3 +133,28 @@ def test_every_asset_vector_decodes_externally_from_the_store_alone(tmp_path):
 def test_the_whole_corpus_passes_an_external_decoder_given_assets_only_through_the_protocol():
     results = run(CORPUS, CommandDecoder(DECODE_ONE + " --assets {assets}", assets=CORPUS.asset_dir), strict_errors=True)
     assert len(results) == len(CORPUS.names()) and all(r.passed for r in results), [r for r in results if not r.passed]
+
+
+def test_generate_stores_each_referenced_asset_once_with_its_spec_section(tmp_path):
+    import dataclasses
+
+    from codecframe.assets import register_asset
+    from codecframe.conformance import generate
+    from codecframe.conformance.cases import BASE, CASES
+    from codecframe.conformance.corpus import CorpusError
+
+    (tmp_path / "table.bin").write_bytes(b"a learned table")
+    ref = register_asset(tmp_path / "table.bin")
+    base = next(c for c in CASES if c.name == BASE)
+    case = dataclasses.replace(base, name="with-asset", meta={"model": ref, "again": [ref]},
+                               assets={"meta.model": ("x §1", "a table"), "meta.again.0": ("x §1", "a table")})
+    fresh = Corpus(tmp_path / "vectors")
+    (written,) = generate(fresh, cases=[case])
+    assert written.status == "written" and fresh.verify() == {}
+    assert fresh.assets() == {ref: {"file": f"sha256-{ref[7:]}.bin", "bytes": 15, "spec_sections": ["x §1"],
+                                    "description": "a table", "vectors": ["with-asset"]}}
+    assert (fresh.asset_dir / f"sha256-{ref[7:]}.bin").read_bytes() == b"a learned table"
+    undeclared = dataclasses.replace(case, name="undeclared", assets={"meta.model": ("x §1", "a table")})
+    with pytest.raises(CorpusError, match="meta.again.0"):
+        generate(fresh, cases=[undeclared])
+    assert fresh.names() == ["with-asset"]  # refused before anything was stored
