@@ -21,7 +21,10 @@ from .. import container
 from ..abc import Posterior
 from ..assets import asset_ref
 from ..builtins.gaussian import GaussianPosterior
+from ..coders import RangeCoder
 from ..pipeline import Pipeline
+from ..probability import ParametricModel, ProbabilityModel
+from ..probability.kernels import param_edge
 from . import surgery
 
 __all__ = ["PositiveCase", "NegativeCase", "Case", "CASES", "Tolerance", "header_edit", "pipeline", "FOREIGN_ASSET"]
@@ -388,6 +391,32 @@ def _side(**changes: Any) -> Callable[[dict[str, Any]], None]:
     return lambda h: h["groups"][0]["side"].update(changes)
 
 
+def _escaped_first(payload: list[tuple[int, int]]) -> Callable[[bytes], bytes]:
+    """Replace the first group's range stream by one that codes symbol 0 as the upper escape bin
+    (range-coder §6.5) followed by ``payload``: ``(w, value)`` uniform w-bit values, the first one the
+    6-bit bit count n. Decoding must fail inside this escape, so nothing after it is needed."""
+    def mutate(d: bytes) -> bytes:
+        header = container.read(d).header
+        side, precision = header["groups"][0]["side"], header["pipeline"]["entropy_coder"]["precision"]
+        family = header["pipeline"]["quantizer"]["family"]
+        model = ParametricModel(family, side["mean"], side["scale"], side["lo"], side["hi"], True, precision)
+        _, _, lo, _, _, _, grid, bound, mul = model.kernel_args()
+        total, size = 1 << precision, model.size
+        start = param_edge(size - 1, size, total - size, total, float(lo - 1), float(model.mean[0]),
+                           1.0 / max(float(model.scale[0]), 2.0**-40), grid, bound, mul)
+        rows, symbols, indexes = [[0, start, total]], [1], [0]  # row 0: the escape bin and all below it
+        for w, value in payload:  # one table row per width: 2^w bins of 2^(p - w) each
+            rows.append(list(range(0, total + 1, total >> w)))
+            symbols.append(value)
+            indexes.append(len(rows) - 1)
+        width = max(len(r) for r in rows)
+        table = ProbabilityModel(np.array([r + [total] * (width - len(r)) for r in rows]),
+                                 sizes=[len(r) - 1 for r in rows], precision=precision)
+        stream = RangeCoder(precision=precision).encode(np.array(symbols, np.int32), table, np.array(indexes, np.int32))
+        return _payload_edit(0, lambda _: stream)(d)
+    return mutate
+
+
 def _parametric() -> list[Case]:
     quantizer = {"id": "uniform-parametric", "step": 0.25, "family": "laplace", "channel_axis": 0, "support": 24}
     positives = [
@@ -438,6 +467,16 @@ def _parametric() -> list[Case]:
             base="core-parametric-gaussian-rans-p12"),
         neg("channel-axis", "a channel axis the group does not have",
             lambda h: h["pipeline"]["quantizer"].update(channel_axis=2)),
+    ]
+    escapes = ("range-coder §6.5", "bitstream §7.4")
+    negatives += [
+        NegativeCase("neg-parametric-escape-over-31-bits", "the first symbol escaped with a 6-bit bit count of 40 "
+                     "(more than 31)", ("parametric", "escape", "entropy-stream"), escapes, PARAMETRIC_BASE,
+                     _escaped_first([(6, 40)]), "DecodeError"),
+        NegativeCase("neg-parametric-escape-outside-int32", "the first symbol escaped above the support with 31 "
+                     "payload bits all set: the value exceeds int32", ("parametric", "escape", "entropy-stream"),
+                     escapes, PARAMETRIC_BASE, _escaped_first([(6, 31), (8, 255), (8, 255), (8, 255), (7, 127)]),
+                     "DecodeError"),
     ]
     return [*positives, *negatives]
 
