@@ -6,6 +6,8 @@ import shutil
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codecframe.conformance import CommandDecoder, Corpus, default_corpus, run
 from codecframe.conformance.cases import FOREIGN_ASSET
@@ -158,3 +160,42 @@ def test_generate_stores_each_referenced_asset_once_with_its_spec_section(tmp_pa
     with pytest.raises(CorpusError, match="meta.again.0"):
         generate(fresh, cases=[undeclared])
     assert fresh.names() == ["with-asset"]  # refused before anything was stored
+
+
+_KEYS = st.text("abcxyz_", min_size=1, max_size=4)
+_LEAVES = st.one_of(st.integers(-5, 5), st.text("ab sha256:", max_size=12), st.none(), st.booleans())
+
+
+@settings(deadline=None, max_examples=40)
+@given(tree=st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(_KEYS, inner, max_size=3)), max_leaves=12),
+       digests=st.lists(st.binary(min_size=1, max_size=4), min_size=1, max_size=3))
+def test_asset_references_finds_every_reference_at_its_location(tree, digests):
+    """Any ``sha256:<64 hex>`` string anywhere in meta is found at its dotted location; nothing else is."""
+    from codecframe.assets import asset_ref
+    from codecframe.conformance.cases import BASE
+    from codecframe.conformance.surgery import rewrite_header
+
+    refs = [asset_ref(b) for b in digests]
+    meta = {"tree": tree, **{f"r{i}": {"at": [0, ref]} for i, ref in enumerate(refs)}}
+    data = rewrite_header(CORPUS.vector(BASE).file("stream.cfr"), lambda h: h.update(meta=meta))
+    assert asset_references(data) == {f"meta.r{i}.at.1": ref for i, ref in enumerate(refs)}
+
+
+def test_only_from_hides_the_installed_assets_for_its_block(tmp_path):
+    from codecframe import assets
+    from codecframe.errors import AssetError
+
+    (ref,) = [r for r, e in CORPUS.assets().items() if LLOYD in e["vectors"]]
+    installed = assets.find_asset(ref)
+    assert installed.parent != CORPUS.asset_dir
+    (tmp_path / f"sha256-{'0' * 64}.bin").write_bytes(b"wrong content under a valid name")
+    with assets.only_from(tmp_path):
+        with pytest.raises(AssetError, match="asset store in use has no"):
+            assets.find_asset(ref)
+        with pytest.raises(AssetError, match="no longer matches"):  # the name is not trusted
+            assets.load_asset("sha256:" + "0" * 64)
+        with assets.only_from(CORPUS.asset_dir):
+            assert assets.find_asset(ref).parent == CORPUS.asset_dir
+            assert assets.load_asset(ref) == installed.read_bytes()
+    assert assets.find_asset(ref) == installed
