@@ -81,6 +81,17 @@ def asset_file_name(ref: str) -> str:
     return f"sha256-{ref.removeprefix('sha256:')}.bin"
 
 
+def _all_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _asset_entries(value: Any) -> bool:
+    """Whether ``value`` is a well-formed manifest ``assets`` map (the file itself is checked by ``verify``)."""
+    return isinstance(value, dict) and all(
+        isinstance(entry, dict) and set(entry) == {"file", "bytes", "spec_sections", "description", "vectors"}
+        and _all_strings(entry["vectors"]) and _all_strings(entry["spec_sections"]) for entry in value.values())
+
+
 def default_corpus() -> Path:
     """``specs/vectors`` of the source checkout this package runs from."""
     return Path(__file__).resolve().parents[2] / "specs" / "vectors"
@@ -121,10 +132,11 @@ class Corpus:
         except (ValueError, UnicodeDecodeError) as exc:
             raise CorpusError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("vectors"), list) \
-                or not isinstance(data.get("files"), dict) or not isinstance(data.get("assets", {}), dict) \
-                or not isinstance(data.get("case_sets", []), list) or not isinstance(data.get("asset_dir", ""), str):
+                or not isinstance(data.get("files"), dict) or not _all_strings(data.get("case_sets", [])) \
+                or not isinstance(data.get("asset_dir", ""), str) or not _asset_entries(data.get("assets", {})):
             raise CorpusError(f"{path}: expected {{'format': {MANIFEST_FORMAT}, 'vectors': [...], 'files': {{...}}}} "
-                              "(optional 'case_sets': [...], 'asset_dir': str, 'assets': {...})")
+                              "(optional 'case_sets': [str], 'asset_dir': str, 'assets': {ref: {file, bytes, "
+                              "spec_sections, description, vectors}})")
         return data
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -212,8 +224,8 @@ class Corpus:
             fname = asset_file_name(ref)
             listed.add(fname)
             path = directory / fname
-            if not isinstance(entry, dict) or entry.get("file") != fname:
-                why = f"the manifest entry of {ref} is malformed"
+            if entry["file"] != fname:
+                why = f"the manifest entry of {ref} names the file {entry['file']!r}, not {fname!r}"
             elif not path.is_file():
                 why = f"asset {fname} is missing"
             elif sha256(read_bytes(path, MAX_ASSET_FILE)) != ref.removeprefix("sha256:"):
@@ -221,7 +233,7 @@ class Corpus:
             else:
                 continue
             problems[f"assets/{fname}"] = why
-            for name in entry.get("vectors", []) if isinstance(entry, dict) else []:
+            for name in entry["vectors"]:
                 problems.setdefault(name, why)
         if directory.is_dir():
             for p in directory.iterdir():

@@ -199,3 +199,15 @@ def test_only_from_hides_the_installed_assets_for_its_block(tmp_path):
             assert assets.find_asset(ref).parent == CORPUS.asset_dir
             assert assets.load_asset(ref) == installed.read_bytes()
     assert assets.find_asset(ref) == installed
+
+
+def test_a_malformed_asset_entry_is_a_corpus_error(lloyd_corpus):
+    from codecframe.conformance.corpus import CorpusError
+
+    path = lloyd_corpus.root / "manifest.json"
+    manifest = json.loads(path.read_text())
+    (entry,) = manifest["assets"].values()
+    entry["vectors"] = "bayesq-lloyd-table-asset-2bit"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(CorpusError, match="spec_sections, description, vectors"):
+        lloyd_corpus.verify()
