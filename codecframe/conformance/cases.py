@@ -560,5 +560,67 @@ def _encodings() -> list[Case]:
     ]
 
 
+def _group(i: int, **changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda h: h["groups"][i].update(changes)
+
+
+def _without(path: tuple[Any, ...], key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(h: dict[str, Any]) -> None:
+        target: Any = h
+        for step in path:
+            target = target[step]
+        del target[key]
+    return edit
+
+
+def _two_large_groups(h: dict[str, Any]) -> None:
+    """Both groups declare 2^27 + 1 elements (each within the per-group limit, together over 2^28)."""
+    for rec in h["groups"]:
+        rec.update(shape=[(1 << 27) + 1], count=(1 << 27) + 1)
+
+
+def _header_rules() -> list[Case]:
+    """One vector per rule of bitstream §4 that no earlier vector breaks (each breaks exactly that rule)."""
+    four = ("bitstream §4",)
+
+    def neg(name: str, description: str, edit: Callable[[dict[str, Any]], None], error: str = "FormatError",
+            features: tuple[str, ...] = ("header-schema",)) -> NegativeCase:
+        return NegativeCase(f"neg-{name}", description, features, four, BASE, header_edit(edit), error)
+
+    return [
+        PositiveCase(
+            name="container-provenance-malformed",
+            description="provenance entries that are a string and an array: informative only, so the file decodes",
+            features=("provenance-only-roles",),
+            spec_sections=four,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["provenance"].update(quantizer="uniform from somewhere", posterior=[1, 2])),
+        ),
+        neg("pipeline-missing-role", "the pipeline map without its 'allocator' role", _without(("pipeline",), "allocator")),
+        neg("pipeline-role-not-map", "the posterior role given as a string instead of a config map",
+            lambda h: h["pipeline"].update(posterior="gaussian")),
+        neg("meta-not-map", "meta given as an array", lambda h: h.update(meta=[1, 2])),
+        neg("provenance-not-map", "provenance given as a string", lambda h: h.update(provenance="codecframe")),
+        neg("group-name-repeated", "the second group named like the first", lambda h: h["groups"][1].update(
+            name=h["groups"][0]["name"]), features=("group-record",)),
+        neg("group-missing-key", "a group record without 'side'", _without(("groups", 0), "side"),
+            features=("group-record",)),
+        neg("group-shape-33-dims", "a group shape of 33 dimensions (same element count)",
+            lambda h: h["groups"][0].update(shape=[h["groups"][0]["count"]] + [1] * 32), features=("group-record",)),
+        neg("group-count-float", "a group count written as a float", lambda h: h["groups"][0].update(
+            count=float(h["groups"][0]["count"])), features=("group-record",)),
+        neg("group-setting-not-map", "a group setting given as an array", _group(0, setting=[0.25]),
+            features=("group-record",)),
+        neg("group-side-not-map", "a group's side info given as an integer", _group(0, side=1),
+            features=("group-record",)),
+        neg("groups-total-over-limit", "two groups of 2^27 + 1 elements each: every group is within the limit, "
+            "their total exceeds 2^28", _two_large_groups, "LimitError", ("declared-size-too-large",)),
+        neg("extra-missing-dtype", "an extra record without 'dtype'", _without(("extras", 0), "dtype"),
+            features=("extra-record",)),
+        neg("extra-bad-dtype", "an extra dtype that is not a container dtype ('complex128')",
+            lambda h: h["extras"][0].update(dtype="complex128"), features=("extra-record",)),
+    ]
+
+
 #: The core cases, positives first (negatives derive from stored positives).
-CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs(), *_encodings()]
+CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs(), *_encodings(), *_header_rules()]

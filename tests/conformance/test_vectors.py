@@ -17,7 +17,7 @@ REQUIRED_FEATURES = {
                  "fixext"},
     "negative": {"truncated", "bad-checksum", "unknown-major-version", "unknown-component", "declared-size-too-large",
                  "trailing-garbage", "non-canonical-header", "hash-mismatched-asset", "entropy-stream", "coder-config",
-                 "nesting-depth", "ndarray-ext"},
+                 "nesting-depth", "ndarray-ext", "header-schema", "group-record", "extra-record"},
 }
 
 
