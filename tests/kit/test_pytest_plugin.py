@@ -36,3 +36,14 @@ def test_selected_contracts_run_and_pass(tmp_path):
                      "-k", "allocator or gaussian+uniform+fixed+range")
     assert out.returncode == 0, out.stdout[-2000:]
     assert "3 passed" in out.stdout
+
+
+def test_timeout_option_runs_checks_in_a_child(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "import os\n"
+        "def pytest_sessionstart(session):\n"
+        "    print('KIT_TIMEOUT=' + os.environ.get('CODECFRAME_KIT_TIMEOUT', 'unset'))\n")
+    out = pytest_run(tmp_path, "-q", "-s", "--codecframe-distribution", "codecframe", "--codecframe-timeout", "120",
+                     "-k", "test_component and allocator")
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "KIT_TIMEOUT=120.0" in out.stdout and "2 passed" in out.stdout
