@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import CodecframeError
-from ..registry import load_group
+from ..registry import CHOOSE_ENV, load_group, registry
 from . import core_commands
 
 COMMAND_GROUP = "codecframe.commands"
@@ -22,6 +22,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codecframe", description="Uncertainty-aware compression from replaceable parts.")
     parser.add_argument("--version", action="version", version=f"codecframe {__version__}")
+    parser.add_argument("--choose", action="append", default=[], metavar="KIND:ID=DIST",
+                        help=f"use DIST's component where several distributions provide KIND:ID (repeatable; or ${CHOOSE_ENV})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     core_commands.register(sub)
     loaded, failed = load_group(COMMAND_GROUP)
@@ -41,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        registry.choose_all(args.choose)
         return int(args.func(args) or 0)
     except CodecframeError as exc:
         print(f"codecframe: error: {exc}", file=sys.stderr)
