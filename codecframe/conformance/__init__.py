@@ -1,6 +1,6 @@
 """Conformance: the vector corpus, its generator, and a runner for any decoder (``docs/conformance.md``)."""
 
-from .cases import NegativeCase, PositiveCase
+from .cases import NegativeCase, PositiveCase, Tolerance  # noqa: F401 - Tolerance: (max_abs, rmse) per group
 from .corpus import Corpus, CorpusError, Vector, default_corpus
 from .decoding import DecodedSymbols, decode_with_symbols
 from .generate import generate
