@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import CodecframeError
-from ..registry import CHOOSE_ENV, load_group, registry
+from ..registry import load_group
 from . import core_commands
+from ..registry import CHOOSE_ENV, registry  # noqa: I001 - own line: merges cleanly beside other edits
 
 COMMAND_GROUP = "codecframe.commands"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -22,10 +23,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codecframe", description="Uncertainty-aware compression from replaceable parts.")
     parser.add_argument("--version", action="version", version=f"codecframe {__version__}")
-    parser.add_argument("--choose", action="append", default=[], metavar="KIND:ID=DIST",
-                        help=f"use DIST's component where several distributions provide KIND:ID (repeatable; or ${CHOOSE_ENV})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     core_commands.register(sub)
+    parser.add_argument("--choose", action="append", default=[], metavar="KIND:ID=DIST",
+                        help=f"use DIST's component where several distributions provide KIND:ID (repeatable; or ${CHOOSE_ENV})")
     loaded, failed = load_group(COMMAND_GROUP)
     for ep, register in loaded:
         try:
