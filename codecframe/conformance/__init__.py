@@ -1,10 +1,11 @@
 """Conformance: the vector corpus, its generator, and a runner for any decoder (``docs/conformance.md``)."""
 
-from .cases import NegativeCase, PositiveCase, Tolerance  # noqa: F401 - Tolerance: (max_abs, rmse) per group
+from .cases import NegativeCase, PositiveCase
 from .corpus import Corpus, CorpusError, Vector, default_corpus
 from .decoding import DecodedSymbols, decode_with_symbols
 from .generate import generate
 from .runner import CommandDecoder, InProcessDecoder, Outcome, Result, run
+from .cases import Tolerance  # noqa: E402,F401,I001 - (max_abs, rmse) per group; own line for clean merges
 
 __all__ = [
     "Corpus",
