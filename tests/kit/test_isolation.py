@@ -64,3 +64,23 @@ def test_suite_check_uses_the_environment_limit(monkeypatch):
         timeout_from_env()
     monkeypatch.delenv(TIMEOUT_ENV)
     assert timeout_from_env() is None
+
+
+def test_a_quantizer_that_loops_on_hostile_side_info_is_caught():
+    """The realistic case: the hostile-header contract feeds junk side info, and the decoder side
+    never returns. Without isolation the check itself would hang."""
+    from codecframe.builtins.gaussian import GaussianPosterior
+    from codecframe.builtins.uniform import UniformQuantizer
+    from codecframe.coders import RangeCoder
+    from codecframe.testing import check_quantizer
+
+    class Spins(UniformQuantizer):
+        id = "kit-test-spins"
+
+        def symbol_count(self, q):
+            while q.side.get("lo") == "junk":
+                time.sleep(0.01)
+            return super().symbol_count(q)
+
+    with pytest.raises(ContractViolation, match="check_quantizer\\(Spins.*did not finish within 20 s"):
+        isolated(check_quantizer, Spins, [GaussianPosterior], [RangeCoder()], timeout=20)
