@@ -321,7 +321,11 @@ def check_quantizer(
       decoder side refuses it too;
     - ``dequantize`` of the header view reproduces the encoder's reconstruction bit for bit;
     - ``estimate`` gives finite non-negative bits and distortion;
-    - symbols round-trip through every compatible entropy coder;
+    - symbols round-trip through every compatible entropy coder (an exception on the way is a
+      violation naming the step);
+    - the skip signal: with the example posteriors spread x2^6 and x2^12, ``estimate`` of every
+      candidate setting at precision 12 succeeds or raises InputError/EncodeError
+      (:data:`SKIP_ERRORS`), which allocators skip, never another error that aborts the encode;
     - ``symbol_count`` of the header view equals the number of symbols;
     - bad settings raise a CodecframeError, and hostile header data (any side or setting entry
       replaced by junk) raises only CodecframeError in ``symbol_count``, ``symbol_model`` and
@@ -466,6 +470,8 @@ def _check_skip_signal(q: Quantizer, decoder: Quantizer, pcls: type[Posterior], 
             except SKIP_ERRORS as exc:
                 _raises(lambda: decoder.symbol_model(header_view(qz), precision), type(exc), q,
                         f"the decoder side must refuse precision {precision} as the encoder side does ({detail})")
+            except Exception as exc:  # noqa: BLE001 - estimate() raised a skip error, symbol_model() something else
+                raise ContractViolation(f"{q.describe()}: {contract} ({detail}): symbol_model raised {type(exc).__name__}: {exc}") from exc
 
 
 def _check_hostile_header(decoder: Quantizer, qz: Quantized, precision: int) -> None:
@@ -581,9 +587,10 @@ def _parametric_cases(rng: np.random.Generator, precision: int) -> list[tuple[st
 
 
 def check_entropy_coder(cls: type[EntropyCoder], seed: int = 0) -> None:
-    """Entropy-coder contracts for every example config: precision in 12..24; exact, deterministic
-    round trips of table models (1 to 300 symbols, empty and single-symbol inputs, a near-deterministic
-    row, a multi-row table with indexes); code length within 1 % + 64 bits of the ideal; EncodeError
+    """Entropy-coder contracts for every example config: a ``precision`` config field in 12..24; exact,
+    deterministic round trips of table models (1 to 300 symbols, empty and single-symbol inputs, a
+    near-deterministic row, multi-row tables whose indexes must be honoured); code length within
+    1 % + 64 bits of the ideal (an exception on the way is a violation naming the case); EncodeError
     for a symbol outside the support; and truncated, extended or random data decoded to valid
     symbols or rejected with a CodecframeError, never a crash or a hang."""
     _require("table" in cls.model_kinds, cls, "every entropy coder must accept 'table' models")
