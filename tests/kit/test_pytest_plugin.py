@@ -16,8 +16,9 @@ def test_combination(codecframe_combination):
 
 def pytest_run(tmp_path, *args):
     (tmp_path / "test_generated.py").write_text(TEST_FILE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # an empty config of its own (not /dev/null, which may not be a device)
     argv = [sys.executable, "-m", "pytest", "-p", "codecframe.testing.pytest_plugin", "-p", "no:cacheprovider",
-            "--rootdir", str(tmp_path), "-c", "/dev/null", str(tmp_path / "test_generated.py"), *args]
+            "--rootdir", str(tmp_path), "-c", str(tmp_path / "pytest.ini"), str(tmp_path / "test_generated.py"), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
 
