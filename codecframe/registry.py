@@ -154,7 +154,7 @@ class Registry:
                 msg += f"; the file names it from distribution {dist} {ver}".rstrip() + f": pip install {dist}"
             raise UnknownComponentError(msg)
         if len(candidates) > 1:
-            chosen = self._choices.get((kind, cid)) or _env_choices().get((kind, cid))
+            chosen = self._chosen(kind, cid)
             picked = [c for c in candidates if chosen is not None and _norm(c.distribution) == _norm(chosen)]
             if not picked:
                 dists = ", ".join(f"{c.distribution} ({c.value})" for c in candidates)
@@ -183,6 +183,10 @@ class Registry:
         """Resolve a duplicate id in favour of ``distribution`` (takes precedence over ``CODECFRAME_CHOOSE``)."""
         _check_kind(kind)
         self._choices[(kind, cid)] = distribution
+
+    def _chosen(self, kind: str, cid: str) -> str | None:
+        """The distribution chosen for a duplicate (kind, id): by :meth:`choose`, else by ``CODECFRAME_CHOOSE``."""
+        return self._choices.get((kind, cid)) or _env_choices().get((kind, cid))
 
     def choose_all(self, choices: Iterable[str]) -> None:
         """:meth:`choose` for each ``"kind:id=distribution"`` string (the CLI's ``--choose``)."""
@@ -222,7 +226,11 @@ class Registry:
 
     # ------------------------------------------------------------------ listing
     def listing(self) -> list[dict[str, Any]]:
-        """Every known component with its version and distribution, loading each to report failures."""
+        """Every known component with its version and distribution, loading each to report failures.
+
+        ``status`` is "ok", "error" (the plugin fails to load), "duplicate" (another distribution
+        provides the id too) or "chosen" (the duplicate that a choice selects).
+        """
         rows = []
         for kind in KINDS:
             for cid, candidates in sorted(self._entries(kind).items()):
@@ -236,7 +244,11 @@ class Registry:
                     }
                     try:
                         row["version"] = self._load(entry).version
-                        row["status"] = "duplicate" if len(candidates) > 1 else "ok"
+                        row["status"] = "ok"
+                        if len(candidates) > 1:
+                            chosen = self._chosen(kind, cid)
+                            picked = chosen is not None and _norm(entry.distribution) == _norm(chosen)
+                            row["status"] = "chosen" if picked else "duplicate"
                     except PluginLoadError:
                         row["version"] = None
                         row["status"] = "error"

@@ -1,6 +1,7 @@
 """Choosing between distributions that claim one component id: ``registry.choose``, ``--choose`` and
 ``CODECFRAME_CHOOSE``, so that a broken duplicate does not block decoding."""
 
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,16 @@ def test_choice_by_call_and_by_environment(site, monkeypatch):
         reg.get("quantizer", "uniform")
     reg.choose_all(["quantizer:uniform=evil-plugin"])  # an explicit choice wins over the environment
     assert reg.entry("quantizer", "uniform").distribution == "evil-plugin"
+    monkeypatch.delenv(CHOOSE_ENV)
+    good = broken_duplicate(site.parent / "good")  # a second, loadable distribution of a fixed-allocator id
+    (good / "evil_plugin-6.6.dist-info" / "entry_points.txt").write_text(
+        "[codecframe.allocators]\nfixed = codecframe.builtins.allocators:FixedAllocator\n")
+    two = Registry(path=[str(good), *sys.path])
+    rows = {r["distribution"]: r["status"] for r in two.listing() if r["id"] == "fixed"}
+    assert rows == {"codecframe": "duplicate", "evil-plugin": "duplicate"}
+    two.choose("allocator", "fixed", "evil_plugin")
+    rows = {r["distribution"]: r["status"] for r in two.listing() if r["id"] == "fixed"}
+    assert rows == {"codecframe": "duplicate", "evil-plugin": "chosen"}
     monkeypatch.setenv(CHOOSE_ENV, "quantizer=uniform")
     with pytest.raises(ConfigError, match="CODECFRAME_CHOOSE"):
         Registry(path=path).get("quantizer", "uniform")
@@ -74,5 +85,8 @@ def test_cli_decodes_past_a_broken_duplicate(site, tmp_path):
     out = cli("decode", "a.cfr", "-o", "c.npz", extra_env={CHOOSE_ENV: "quantizer:uniform=codecframe"})
     assert out.returncode == 0, out.stderr
     assert np.array_equal(np.load(tmp_path / "b.npz")["w"], np.load(tmp_path / "c.npz")["w"])
+    listed = json.loads(cli("--choose", "quantizer:uniform=codecframe", "plugins", "--json").stdout)["components"]
+    status = {r["distribution"]: r["status"] for r in listed if (r["kind"], r["id"]) == ("quantizer", "uniform")}
+    assert status == {"codecframe": "chosen", "evil-plugin": "error"}
     out = cli("--choose", "quantizer-uniform", "decode", "a.cfr", "-o", "d.npz")
     assert out.returncode == 1 and "kind:id=distribution" in out.stderr and "Traceback" not in out.stderr
