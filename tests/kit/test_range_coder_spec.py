@@ -12,6 +12,8 @@ from codecframe.coders import RangeCoder, RansCoder
 from codecframe.errors import ConfigError, DecodeError, LimitError, VersionError
 from codecframe.probability import ParametricModel, ProbabilityModel
 
+pytestmark = pytest.mark.nojit  # the limit check and the stream rejection must agree with and without the JIT
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = (ROOT / "specs" / "range-coder.md").read_text()
 GOLDEN = {c["name"]: c for c in json.loads((ROOT / "tests" / "coding" / "golden_vectors.json").read_text())["cases"]}

@@ -9,6 +9,9 @@ from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.conformance import surgery
 
 
+pytestmark = pytest.mark.nojit
+
+
 @pytest.fixture(scope="module")
 def base():
     groups = {"w": GaussianPosterior.example(np.random.default_rng(0), (4, 3)),
