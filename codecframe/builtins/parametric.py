@@ -26,15 +26,17 @@ __all__ = ["ParametricUniformQuantizer"]
 
 #: Most bins of the support (the escape bins come on top: range-coder §6.1 allows 2^16 + 2).
 MAX_SUPPORT = 1 << 16
+#: The default support: with its 2 escape bins it fits the smallest precision (2^12 bins).
+MAX_SUPPORT_ANY_PRECISION = (1 << 12) - 2
 _SIDE_KEYS = ["hi", "lo", "mean", "scale"]
 
 
-def _channels(shape: tuple[int, ...], axis: int | None, where: str) -> tuple[int, int | None]:
-    """Number of parameter pairs and the normalised axis; FormatError if ``axis`` does not fit ``shape``."""
+def _channels(shape: tuple[int, ...], axis: int | None, where: str, error: type[Exception]) -> tuple[int, int | None]:
+    """Number of parameter pairs and the normalised axis; ``error`` if ``axis`` does not fit ``shape``."""
     if axis is None:
         return 1, None
     if not -len(shape) <= axis < len(shape):
-        raise FormatError(f"{where}: channel_axis {axis} does not exist in a group of shape {list(shape)}")
+        raise error(f"{where}: channel_axis {axis} does not exist in a group of shape {list(shape)}")
     axis %= len(shape)
     return shape[axis], axis
 
@@ -55,7 +57,7 @@ class ParametricUniformQuantizer(UniformQuantizer):
         candidates: tuple[float, ...] = tuple(2.0 ** (k / 2) for k in range(-20, 9))
         family: str = "laplace"
         channel_axis: int | None = None
-        support: int = 4096
+        support: int = MAX_SUPPORT_ANY_PRECISION
 
         def __post_init__(self) -> None:
             where = "quantizer 'uniform-parametric'"
@@ -80,7 +82,7 @@ class ParametricUniformQuantizer(UniformQuantizer):
         values = np.asarray(posterior.mean)  # type: ignore[attr-defined]
         symbols, lo, hi = self._symbols(values, step)
         shape = tuple(values.shape)
-        n, axis = _channels(shape, self.config.channel_axis, self.describe())
+        n, axis = _channels(shape, self.config.channel_axis, self.describe(), InputError)
         per_channel = (np.moveaxis(symbols.reshape(shape), axis, 0) if axis is not None else symbols).reshape(
             n, symbols.size // n if n else 0)
         mean, scale = np.zeros(n), np.zeros(n)
@@ -106,7 +108,7 @@ class ParametricUniformQuantizer(UniformQuantizer):
         side = q.side
         if not isinstance(side, dict) or sorted(side) != _SIDE_KEYS:
             raise FormatError(f"{where}: side info must have exactly the keys {_SIDE_KEYS}")
-        n, axis = _channels(q.shape, self.config.channel_axis, where)
+        n, axis = _channels(q.shape, self.config.channel_axis, where, FormatError)
         for name in ("mean", "scale"):
             arr = side[name]
             if not isinstance(arr, np.ndarray) or arr.dtype != np.float64 or arr.shape != (n,):
@@ -115,9 +117,12 @@ class ParametricUniformQuantizer(UniformQuantizer):
         if any(isinstance(v, bool) or not isinstance(v, int) for v in (lo, hi)) or not -(2**31) <= lo <= hi <= 2**31 - 1 \
                 or hi - lo + 1 > MAX_SUPPORT:
             raise FormatError(f"{where}: side info needs int32 'lo' <= 'hi' with at most {MAX_SUPPORT} values, got {lo!r}, {hi!r}")
+        if hi - lo + 3 > 1 << precision:  # the skip signal: an allocator tries another setting
+            raise InputError(f"{where}: a support of {hi - lo + 1} values (and 2 escape bins) cannot be coded at "
+                             f"{precision}-bit precision; use a smaller 'support' or a higher coder precision")
         try:
             model = ParametricModel(self.config.family, side["mean"], side["scale"], lo, hi, escape=True, precision=precision)
-        except InputError as exc:  # non-finite or negative parameters, or a support too wide for the precision
+        except InputError as exc:  # non-finite or negative parameters
             raise FormatError(f"{where}: side info: {exc}") from None
         count = math.prod(q.shape)
         if axis is None:

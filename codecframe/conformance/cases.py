@@ -463,7 +463,7 @@ def _parametric() -> list[Case]:
         neg("support-over-limit", "a support of 65537 values",
             lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 65536)),
         neg("support-over-precision", "a support of 4095 values (4097 bins with the escapes) at precision 12",
-            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 4094),
+            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 4094), "InputError",
             base="core-parametric-gaussian-rans-p12"),
         neg("channel-axis", "a channel axis the group does not have",
             lambda h: h["pipeline"]["quantizer"].update(channel_axis=2)),
