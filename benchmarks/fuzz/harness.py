@@ -122,7 +122,8 @@ def _value(ch: Choices, old: Any) -> Any:
         arr = old.copy()
         for _ in range(1 + ch.int(4)):
             new = _INTS[ch.int(len(_INTS))] % 256 if arr.dtype.kind in "iub" else _FLOATS[ch.int(len(_FLOATS))]
-            arr.flat[ch.int(arr.size)] = np.array(new).astype(arr.dtype)
+            with np.errstate(all="ignore"):  # e.g. 1e300 into float16: inf, as intended
+                arr.flat[ch.int(arr.size)] = np.array(new).astype(arr.dtype)
         return arr
     dtype = np.dtype(_DTYPES[ch.int(len(_DTYPES))])
     shape = tuple(ch.int(5) for _ in range(ch.int(3)))
@@ -278,10 +279,11 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 def check(target: str, data: bytes, seeds: list[bytes]) -> str:
     """Run one input; "ok" or "rejected". Any non-codecframe exception propagates (a crash), and so do
     the cause of a PluginError, an OutOfMemoryError and a numpy RuntimeWarning (as an exception)."""
+    file = materialize(data, seeds)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
-            TARGETS[target](materialize(data, seeds))
+            TARGETS[target](file)
     except (PluginError, OutOfMemoryError) as exc:
         raise (exc.__cause__ or exc) from None
     except CodecframeError:
