@@ -123,7 +123,10 @@ class Pipeline:
             return value
         if isinstance(value, Component):
             raise IncompatibleError(f"{value.describe()} was given as the {kind}")
-        return self.registry.create(kind, value)
+        cid = value if isinstance(value, str) else value.get("id") if isinstance(value, Mapping) else None
+        with guarded(f"{kind.replace('_', ' ')} {cid!r}", action="construction",
+                     distribution=_installed_distribution(self.registry, kind, cid) if isinstance(cid, str) else ""):
+            return self.registry.create(kind, value)
 
     def _check_compatible(self) -> None:
         q, p, c = self.quantizer, self.posterior_cls, self.entropy_coder
@@ -190,7 +193,9 @@ class Pipeline:
             options: tuple = ()
             if self.allocator.needs_estimates:
                 options = self._feasible_options(name, post)
-            alloc_groups.append(AllocationGroup(name, post.size, q.default_setting(), options))
+            with guarded(q, action="default_setting", registry=self.registry):
+                default = q.default_setting()
+            alloc_groups.append(AllocationGroup(name, post.size, default, options))
             if progress and self.allocator.needs_estimates:
                 progress("estimate", i + 1, total)
         with guarded(self.allocator, action="allocate", registry=self.registry):
@@ -244,7 +249,9 @@ class Pipeline:
     def _feasible_options(self, name: str, post: Posterior) -> tuple[RateOption, ...]:
         """Estimates for every candidate setting the quantizer can code at the coder's precision."""
         options, refused = [], []
-        for setting in self.quantizer.settings():
+        with guarded(self.quantizer, action="settings", registry=self.registry):
+            settings = self.quantizer.settings()
+        for setting in settings:
             try:
                 with guarded(self.quantizer, group=name, action="estimate", registry=self.registry):
                     options.append(self.quantizer.estimate(post, setting, self.entropy_coder.precision))

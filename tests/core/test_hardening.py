@@ -374,3 +374,16 @@ def test_progress_overwrites_the_line_on_a_terminal(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err == "\rdecode: 1/3\x1b[K\rdecode: 2/3\x1b[K\rdecode: 3/3\x1b[K\n"
     assert math.isclose(len(err.split("\r")), 4)
+
+
+def test_a_component_constructor_bug_is_a_plugin_error():
+    class Fragile(UniformQuantizer):
+        id = "fragile-uniform"
+
+        def __init__(self, config=None):
+            raise KeyError("step")
+
+    with registry.registered(Fragile):
+        with pytest.raises(PluginError, match=r"quantizer 'fragile-uniform'.*construction.*KeyError") as err:
+            Pipeline.from_config({"quantizer": "fragile-uniform"})
+    assert isinstance(err.value.__cause__, KeyError)
