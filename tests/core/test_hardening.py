@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import pickle
 import sys
 import warnings
@@ -387,3 +388,26 @@ def test_a_component_constructor_bug_is_a_plugin_error():
         with pytest.raises(PluginError, match=r"quantizer 'fragile-uniform'.*construction.*KeyError") as err:
             Pipeline.from_config({"quantizer": "fragile-uniform"})
     assert isinstance(err.value.__cause__, KeyError)
+
+
+@pytest.fixture(scope="module")
+def fuzz_harness():
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz"))
+    try:
+        import harness
+    finally:
+        sys.path.pop(0)
+    return harness, harness.seeds_for("all")
+
+
+@settings(max_examples=30 if os.environ.get("NUMBA_DISABLE_JIT") else 150, deadline=None)
+@given(mode=st.sampled_from([1, 2, 2, 2, 3]), payload=st.binary(min_size=1, max_size=48),
+       target=st.sampled_from(["all", "info"]))
+def test_header_aware_edits_of_every_positive_vector_never_crash(fuzz_harness, mode, payload, target):
+    """Structural fuzzing in miniature: CRC-repaired, header-edited and stream-edited vectors give
+    "ok" or a codecframe error; a foreign exception, a PluginError or a RuntimeWarning fails."""
+    harness, seeds = fuzz_harness
+    data = bytes([mode]) + (payload if mode != 1 else seeds[payload[0] % len(seeds)][: 64 + 8 * len(payload)])
+    assert harness.check(target, data, seeds) in ("ok", "rejected")
