@@ -411,3 +411,11 @@ def test_header_aware_edits_of_every_positive_vector_never_crash(fuzz_harness, m
     harness, seeds = fuzz_harness
     data = bytes([mode]) + (payload if mode != 1 else seeds[payload[0] % len(seeds)][: 64 + 8 * len(payload)])
     assert harness.check(target, data, seeds) in ("ok", "rejected")
+
+
+@pytest.mark.parametrize("meta", [{"rows": list(range((1 << 20) + 1))}, {"s": "x" * ((1 << 16) + 1)},
+                                  {"m": {str(i): 0 for i in range((1 << 16) + 1)}}])
+def test_writer_respects_the_reader_limits(meta):
+    post = GaussianPosterior(mean=np.zeros(3), std=np.ones(3))
+    with pytest.raises(LimitError, match="would not be readable"):
+        Pipeline().encode({"w": post}, meta=meta)
