@@ -12,9 +12,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import CodecframeError, OutOfMemoryError
-from ..guard import out_of_memory
+from .. import __version__, errors, guard
+from ..errors import CodecframeError
 from ..registry import load_group
 from . import core_commands
 
@@ -48,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MemoryError as exc:
-        return _fail(args, out_of_memory(f"running {args.command!r}"), EXIT_MEMORY, exc)
-    except OutOfMemoryError as exc:
+        return _fail(args, guard.out_of_memory(f"running {args.command!r}"), EXIT_MEMORY, exc)
+    except errors.OutOfMemoryError as exc:
         return _fail(args, exc, EXIT_MEMORY)
     except CodecframeError as exc:
         return _fail(args, exc, EXIT_OS if isinstance(exc, OSError) else EXIT_ERROR)
