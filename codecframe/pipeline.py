@@ -266,7 +266,8 @@ class Pipeline:
         """Decode container bytes written by a pipeline with this configuration.
 
         ``max_elements`` caps the values the file's groups may hold together (:class:`LimitError`
-        before anything is decoded); lower it for untrusted input.
+        before anything is decoded); lower it for untrusted input. It must be an integer in
+        [0, MAX_ELEMENTS] (the spec's limit can only be lowered), else :class:`ConfigError`.
         """
         max_elements = check_max_elements(max_elements)
         box = container.read(data)

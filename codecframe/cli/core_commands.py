@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, help="output .npz (groups by name, extras as extra.NAME)")
     p.add_argument("--progress", action="store_true", default=None, help="force progress output on stderr")
     p.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, metavar="N",
-                   help=f"refuse files whose groups hold more than N values together (default {MAX_ELEMENTS})")
+                   help=f"refuse files whose groups hold more than N values together; N in [0, {MAX_ELEMENTS}], "
+                        f"the spec's limit, which N can only lower (default {MAX_ELEMENTS})")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="show a container's header, components, streams and checksums")
