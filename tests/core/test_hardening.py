@@ -419,3 +419,32 @@ def test_writer_respects_the_reader_limits(meta):
     post = GaussianPosterior(mean=np.zeros(3), std=np.ones(3))
     with pytest.raises(LimitError, match="would not be readable"):
         Pipeline().encode({"w": post}, meta=meta)
+
+
+@settings(max_examples=200, deadline=None)
+@given(code=st.integers(-128, 127).filter(lambda c: c != 1), payload=st.binary(max_size=40),
+       where=st.sampled_from(["top", "map", "list"]))
+def test_every_ext_type_but_ndarray_is_refused(code, payload, where):
+    """Spec §3.5: type 1 is the only ext type; msgpack's own types (timestamp −1) included."""
+    packer = msgpack.Packer(use_bin_type=True)
+    ext = packer.pack(msgpack.ExtType(code, payload)) if code >= 0 else _raw_ext(code, payload)
+    raw = {"top": ext, "map": b"\x81\xa1k" + ext, "list": b"\x92\x01" + ext}[where]
+    with pytest.raises(FormatError):
+        canonical.unpack(raw)
+
+
+def _raw_ext(code: int, payload: bytes) -> bytes:
+    n = len(payload)
+    head = {1: b"\xd4", 2: b"\xd5", 4: b"\xd6", 8: b"\xd7", 16: b"\xd8"}.get(n)
+    head = head if head is not None else b"\xc7" + bytes([n])
+    return head + code.to_bytes(1, "big", signed=True) + payload
+
+
+def test_ndarray_ext_must_use_the_shortest_ext_form():
+    arr = np.arange(3, dtype=np.uint16)  # payload 2 + 8 + 6 = 16 bytes: fixext 16
+    packed = canonical.pack(arr)
+    assert packed[:2] == b"\xd8\x01" and np.array_equal(canonical.unpack(packed), arr)
+    as_ext8 = b"\xc7\x10\x01" + packed[2:]
+    with pytest.raises(FormatError, match="canonical"):
+        canonical.unpack(as_ext8)
+    assert canonical.pack(np.arange(4, dtype=np.uint16))[:3] == b"\xc7\x12\x01"  # 18 bytes: ext 8
