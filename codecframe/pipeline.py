@@ -294,14 +294,15 @@ def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, pro
             if count != expected:
                 raise FormatError(f"group {name!r}: header declares {count} symbols, its shape implies {expected}")
             model, indexes = q.symbol_model(probe, coder.precision)
-        if indexes is not None and len(indexes) != count:
-            raise FormatError(f"group {name!r}: model index has {len(indexes)} entries for {count} symbols")
+            if indexes is not None and len(indexes) != count:
+                raise FormatError(f"group {name!r}: model index has {len(indexes)} entries for {count} symbols")
         with guarded(coder, group=name, action="decode", registry=registry):
             symbols = coder.decode(box.streams[i], model, count, indexes)
         with guarded(q, group=name, action="dequantize", registry=registry):
             values = q.dequantize(dataclasses.replace(probe, symbols=symbols))
-        if values.shape != shape or values.dtype.name != dtype:
-            raise FormatError(f"group {rec['name']!r}: quantizer returned {values.shape} {values.dtype}")
+        if not isinstance(values, np.ndarray) or values.shape != shape or values.dtype.name != dtype:
+            got = f"{values.shape} {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
+            raise FormatError(f"group {name!r}: quantizer returned {got}, not {shape} {dtype}")
         arrays[rec["name"]] = values
         if progress:
             progress("decode", i + 1, len(groups))

@@ -448,3 +448,18 @@ def test_ndarray_ext_must_use_the_shortest_ext_form():
     with pytest.raises(FormatError, match="canonical"):
         canonical.unpack(as_ext8)
     assert canonical.pack(np.arange(4, dtype=np.uint16))[:3] == b"\xc7\x12\x01"  # 18 bytes: ext 8
+
+
+def test_a_dequantize_that_returns_no_array_is_a_format_error():
+    class Odd(UniformQuantizer):
+        id = "uniform"
+
+        def dequantize(self, q):
+            return {"not": "an array"}
+
+    from codecframe.registry import Registry
+
+    reg = Registry()
+    reg.register(Odd, replace=True)
+    with pytest.raises(FormatError, match="quantizer returned dict"):
+        decode(_file(), registry=reg)
