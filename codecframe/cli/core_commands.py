@@ -148,7 +148,7 @@ def _brief(value: Any) -> str:
         if len(value) <= 4:
             return "[" + ", ".join(_brief(v) for v in value) + "]"
         numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        span = f" {min(numbers)}..{max(numbers)}" if len(numbers) == len(value) else ""
+        span = f" {min(numbers)}..{max(numbers)}, mean {sum(numbers) / len(numbers):.4g}" if len(numbers) == len(value) else ""
         return f"[{len(value)} values{span}]"
     return json.dumps(value)
 
@@ -195,10 +195,14 @@ def info_lines(raw: bytes, name: str = "", *, verbose: bool = False) -> list[str
             out.append(f"    side {json.dumps(_jsonable(g['side']), sort_keys=True)}")
             out.append(f"    stream {i} crc32 {streams[i]['crc32']}")
     extras = header.get("extras", [])
-    for j, e in enumerate(extras):
-        s = streams[len(header["groups"]) + j]
-        crc = f" (crc32 {s['crc32']})" if verbose else ""
-        out.append(f"  extra {e['name']!r}: shape {list(e['shape'])} {e['dtype']}, {s['bytes']} bytes{crc}")
+    extra_streams = streams[len(header["groups"]):]
+    if verbose:
+        for e, s in zip(extras, extra_streams):
+            out.append(f"  extra {e['name']!r}: shape {list(e['shape'])} {e['dtype']}, {s['bytes']} bytes (crc32 {s['crc32']})")
+    elif extras:
+        listed = ", ".join(f"{e['name']} {list(e['shape'])} {e['dtype']}" for e in extras[:4])
+        more = f", … ({len(extras) - 4} more; --verbose lists them)" if len(extras) > 4 else ""
+        out.append(f"  extras: {len(extras)} raw array(s), {sum(s['bytes'] for s in extra_streams)} bytes: {listed}{more}")
     if info["groups"]:
         values = sum(g["elements"] for g in info["groups"])
         coded = sum(g["stream_bytes"] + g["side_bytes"] for g in info["groups"])
