@@ -3,11 +3,17 @@
     nice -n 19 .venv/bin/python benchmarks/fuzz/campaign.py --runs container=1000000 core=300000 \\
         --report benchmarks/fuzz/report.json
 
+Issue 19's structural campaign (every positive vector; decode, ``info`` and the CLI):
+
+    nice -n 10 .venv/bin/python benchmarks/fuzz/campaign.py --engine mutate \\
+        --runs all=600000 info=250000 cli=150000 --report report.json
+
 Engines: ``atheris`` (coverage-guided libFuzzer; one subprocess per target, seeded with the
 conformance vectors) when it is installed, else ``mutate`` (a seeded in-process mutation loop over
-the same four input modes of :mod:`harness`). Per target the report gives the inputs executed,
-crashes (inputs that raised an exception that is not a CodecframeError, grouped by signature, or
-a dead process), hangs (an input over ``--hang-seconds``), the slowest input and the peak RSS.
+the same four input modes of :mod:`harness`). Per target the report gives the inputs executed
+(and per second), the outcomes per input mode, crashes (inputs that raised an exception that is
+not a CodecframeError, grouped by signature, or a dead process), hangs (an input over
+``--hang-seconds``), the slowest input and the peak RSS.
 Artifacts (``--artifacts``, emptied per run) hold every crashing input.
 """
 
