@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import InputError, LimitError
+from .errors import InputError, InputFileError, LimitError
 
 __all__ = ["atomic_open", "atomic_write", "atomic_directory", "read_bytes", "MAX_FILE_BYTES"]
 
@@ -98,9 +98,9 @@ def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) ->
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputFileError(f"{path}: no such file") from None
     if path.is_dir():
-        raise InputError(f"{path}: is a directory")
+        raise InputFileError(f"{path}: is a directory")
     if size > max_bytes:
         raise LimitError(f"{path}: {size} bytes exceeds the limit of {max_bytes}")
     return path.read_bytes()
