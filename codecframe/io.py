@@ -38,8 +38,8 @@ from typing import BinaryIO
 
 from .errors import InputError, LimitError
 
-__all__ = ["atomic_open", "atomic_write", "atomic_directory", "read_bytes", "clean_stale", "install_signal_handlers",
-           "is_device_output", "Terminated", "MAX_FILE_BYTES"]
+__all__ = ["atomic_open", "atomic_write", "atomic_directory", "read_bytes", "clean_stale", "stale_temporaries",
+           "install_signal_handlers", "is_device_output", "Terminated", "MAX_FILE_BYTES"]
 
 #: Largest file :func:`read_bytes` accepts by default (4 GiB).
 MAX_FILE_BYTES = 4 << 30
@@ -102,6 +102,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """What killed writers to ``path`` left beside it (this host's, their process gone), which the next
+    atomic write to ``path`` cleans up (:func:`clean_stale`)."""
+    return sorted(p for items in _temporaries(Path(path)).values() for p in items.values())
 
 
 def clean_stale(path: str | os.PathLike[str]) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodecframeError, InputError, LimitError, RegistryError
-from ..io import atomic_directory
+from ..io import atomic_directory, stale_temporaries
 from ..pipeline import MAX_ELEMENTS, load_config
 from .progress import StderrProgress
 
@@ -100,7 +100,9 @@ def _open_zarr(path: Path, *, tasks: bool = False) -> Any:
     try:
         array = zarr.open_array(str(path), mode="r")
     except FileNotFoundError:
-        raise InputError(f"{path}: no such zarr array") from None
+        left = [p.name for p in stale_temporaries(path) if p.name.endswith(".old")]
+        hint = f" (a killed 'zarr compress' left it in {left[0]}; rerun that command to restore or finish it)" if left else ""
+        raise InputError(f"{path}: no such zarr array{hint}") from None
     except (zarr.errors.BaseZarrError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable zarr array ({type(exc).__name__}: {exc})") from None
     if tasks:

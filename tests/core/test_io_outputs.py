@@ -306,3 +306,21 @@ def test_killed_encode_debris_is_removed_by_the_next_run(tmp_path):
     config = '{"quantizer": {"id": "uniform", "step": 0.01}}'
     assert main(["encode", str(tmp_path / "in.npz"), "-c", config, "-o", str(out)]) == 0
     assert listing(tmp_path) == ["in.npz", "out.cfr"]
+
+
+def test_plugin_image_compress_writes_through_a_symlink_and_refuses_a_directory(tmp_path, capsys):
+    pytest.importorskip("codecframe_vbq")
+    import numpy as np
+    from PIL import Image
+
+    from codecframe.cli.main import main
+
+    Image.fromarray((np.random.default_rng(0).random((16, 24, 3)) * 255).astype(np.uint8)).save(tmp_path / "s.png")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "out.cfr").symlink_to("d/real.cfr")
+    assert main(["image", "compress", str(tmp_path / "s.png"), "-o", str(tmp_path / "out.cfr")]) == 0
+    assert (tmp_path / "out.cfr").is_symlink() and (tmp_path / "d" / "real.cfr").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["image", "compress", str(tmp_path / "s.png"), "-o", str(tmp_path / "d")]) == 1
+    assert "d: is a directory" in capsys.readouterr().err
+    assert listing(tmp_path) == ["d", "out.cfr", "s.png"] and listing(tmp_path / "d") == ["real.cfr"]

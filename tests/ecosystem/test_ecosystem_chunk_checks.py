@@ -209,6 +209,36 @@ def test_interrupted_overwrite_keeps_a_store_and_the_next_run_cleans_up(tmp_path
         assert proc.returncode == -9 and not out.exists()
         assert {p.name.rsplit(".", 1)[-1] for p in tmp_path.iterdir() if p.name.startswith(".b.zarr.")} == {"old", "part"}
         capsys.readouterr()
+        code, _, err = run(capsys, "info", out)
+        assert code == 1 and "a killed 'zarr compress' left it in .b.zarr.codecframe-" in err
         assert main(argv) == 0
         assert {p.name for p in tmp_path.iterdir()} == before
     assert np.array_equal(cfdask.read_zarr(out).compute(), quantized(VALUES))
+
+
+SLOW_CHUNKS = textwrap.dedent("""
+    import sys, time
+    from codecframe.ecosystem import array_codec
+    real = array_codec.ArrayCodec.encode
+    def slow(self, chunk, **kw):
+        print("encoding", flush=True)
+        time.sleep(1)
+        return real(self, chunk, **kw)
+    array_codec.ArrayCodec.encode = slow
+    from codecframe.cli.main import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_during_compress_removes_the_partial_store(tmp_path):
+    np.save(tmp_path / "x.npy", VALUES)
+    argv = ["zarr", "compress", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.zarr"), "-c", json.dumps(CONFIG),
+            "--chunks", "4,30"]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_CHUNKS, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "encoding\n", proc.stderr.read()
+    assert any(p.name.endswith(".part") for p in tmp_path.iterdir())
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
