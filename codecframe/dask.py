@@ -39,8 +39,8 @@ from .errors import CodecframeError, InputError, LimitError
 from .io import atomic_open, is_device_output
 from .pipeline import MAX_ELEMENTS, Progress
 
-__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "read_zarr", "stored_chunks", "missing_chunks",
-           "array_codec", "to_npy", "compute_blocks", "mean_std", "from_npy", "row_chunks", "codec_arguments",
+__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "write_chunk", "read_zarr", "stored_chunks",
+           "missing_chunks", "array_codec", "to_npy", "compute_blocks", "mean_std", "from_npy", "row_chunks", "codec_arguments",
            "DEFAULT_CHUNK_BYTES"]
 
 #: Chunk size :func:`row_chunks` aims at: 16 MiB chunks gave the best throughput per worker and kept
@@ -296,11 +296,10 @@ def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None 
     info = block_info[0]  # type: ignore[index]
     region = _region(info)
     try:
-        codec = array_codec(target)
-        if codec is None:
+        if array_codec(target) is None:
             target[region] = block
-        elif target.size:
-            _store_chunk(target, codec, tuple(info["chunk-location"]), block)
+        else:
+            write_chunk(target, tuple(info["chunk-location"]), block)
     except CodecframeError as exc:
         where = ", ".join(f"{r.start}:{r.stop}" for r in region)
         exc.args = (f"block [{where}]: {exc}", *exc.args[1:])
@@ -308,12 +307,18 @@ def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None 
     return np.ones((1,) * block.ndim, bool)
 
 
-def _store_chunk(target: zarr.Array, codec: ArrayCodec, index: tuple[int, ...], block: np.ndarray) -> None:
-    """Encode ``block``, the chunk at grid ``index`` (an edge chunk padded with the fill value), with its
-    index recorded, and store it under its key, as zarr would (also ``write_empty_chunks``)."""
+def write_chunk(target: zarr.Array, index: tuple[int, ...], block: np.ndarray) -> None:
+    """Encode ``block``, the values of the chunk at grid ``index`` of ``target`` (an array whose chunks
+    the codecframe codec codes alone; an edge chunk is padded with the fill value), with its index
+    recorded, and store it under its key as zarr would (``write_empty_chunks`` included)."""
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
+    codec = array_codec(target)
+    if codec is None:
+        raise InputError(f"{target.store_path}: its chunks are not coded by the codecframe codec alone")
+    if not target.size:
+        return
     chunk = block
     fill = np.asarray(target.fill_value if target.fill_value is not None else 0, target.dtype)
     if block.shape != tuple(target.chunks):

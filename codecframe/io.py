@@ -123,6 +123,8 @@ def clean_stale(path: str | os.PathLike[str]) -> list[str]:
     actions = []
     for tag, items in sorted(_temporaries(path).items()):
         part, old = items.get("part"), items.get("old")
+        if old is not None and old.is_dir() and any(name != path.name for name in os.listdir(old)):
+            continue  # another path whose name starts with the same _NAME_KEEP characters
         previous = old / path.name if old is not None else None
         if previous is not None and previous.exists() and not os.path.lexists(path):
             if part is not None and part.is_dir():

@@ -324,3 +324,14 @@ def test_plugin_image_compress_writes_through_a_symlink_and_refuses_a_directory(
     assert main(["image", "compress", str(tmp_path / "s.png"), "-o", str(tmp_path / "d")]) == 1
     assert "d: is a directory" in capsys.readouterr().err
     assert listing(tmp_path) == ["d", "out.cfr", "s.png"] and listing(tmp_path / "d") == ["real.cfr"]
+
+
+def test_long_names_sharing_a_prefix_keep_each_others_old_stores(tmp_path):
+    first, second = tmp_path / ("x" * 120 + "1"), tmp_path / ("x" * 120 + "2")
+    old = stale_name(first, dead_pid(), "old")
+    (old / first.name).mkdir(parents=True)
+    with atomic_directory(second) as new:
+        (new / "v").write_text("second")
+    assert (old / first.name).is_dir()  # not the second path's to remove
+    clean_stale(first)
+    assert first.is_dir() and not old.exists()
