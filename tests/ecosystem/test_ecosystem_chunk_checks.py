@@ -217,11 +217,11 @@ def test_interrupted_overwrite_keeps_a_store_and_the_next_run_cleans_up(tmp_path
 
 
 SLOW_CHUNKS = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from codecframe.ecosystem import array_codec
     real = array_codec.ArrayCodec.encode
     def slow(self, chunk, **kw):
-        print("encoding", flush=True)
+        os.write(1, b"encoding\\n")  # one write: threads do not interleave it
         time.sleep(1)
         return real(self, chunk, **kw)
     array_codec.ArrayCodec.encode = slow
