@@ -8,7 +8,8 @@ What an output path names decides how :func:`atomic_open` writes it (like ``cp``
   stays, and a dangling link's target is created;
 - a regular file with other hard links is rewritten in place once the temporary file is complete,
   so every link sees the new content (only that final copy is not atomic);
-- a character or block device or a FIFO is written directly (nothing can be renamed over it);
+- a character or block device or a FIFO, also through a link such as ``/dev/stdout``, is written
+  directly (nothing can be renamed over it);
 - a directory, a socket or a symbolic link loop is refused with an :class:`InputError`.
 
 An ``OSError`` names the path the caller gave, never the temporary file. On an error or an
@@ -22,6 +23,7 @@ process is gone and restores or completes an interrupted directory swap.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -154,21 +156,23 @@ def _remove(path: Path) -> None:
 # ---------------------------------------------------------------------- output paths
 def _resolve(path: Path) -> tuple[Path, str]:
     """(where to write, how): "new", "file", "linked" (a regular file with other hard links) or "device"."""
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        st = os.stat(target) if not target.is_symlink() else None
+        st = os.stat(path)  # through symbolic links, /proc's fd links (/dev/stdout) included
     except FileNotFoundError:
-        return target, "new"
+        st = None
     except OSError as exc:
-        raise _naming(exc, path, target) from None
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: symbolic link loop") from None
+        raise _naming(exc, path) from None
+    if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        return path, "device"
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file"
+        raise InputError(f"{path}: is {kind}; give a file name as the output")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     if st is None:
-        raise InputError(f"{path}: symbolic link loop")
-    if stat.S_ISREG(st.st_mode):
-        return target, "linked" if st.st_nlink > 1 else "file"
-    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-        return target, "device"
-    kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file"
-    raise InputError(f"{path}: is {kind}; give a file name as the output")
+        return target, "new"
+    return target, "linked" if st.st_nlink > 1 else "file"
 
 
 def is_device_output(path: str | os.PathLike[str]) -> bool:

@@ -335,3 +335,20 @@ def test_long_names_sharing_a_prefix_keep_each_others_old_stores(tmp_path):
     assert (old / first.name).is_dir()  # not the second path's to remove
     clean_stale(first)
     assert first.is_dir() and not old.exists()
+
+
+def test_a_link_to_stdout_writes_into_the_pipe(tmp_path):
+    """Like /dev/stdout (a private link: a broken writer run as root would replace /dev/stdout)."""
+    (tmp_path / "stdout").symlink_to("/proc/self/fd/1")
+    script = f"from codecframe.io import atomic_write; atomic_write({str(tmp_path / 'stdout')!r}, b'to the pipe')"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == b"to the pipe", out.stderr
+    assert listing(tmp_path) == ["stdout"] and (tmp_path / "stdout").is_symlink()
+
+
+def test_atomic_directory_errors_name_the_given_path(tmp_path):
+    target = tmp_path / "missing" / "a.zarr"
+    with pytest.raises(FileNotFoundError) as info:
+        with atomic_directory(target):
+            pass
+    assert info.value.filename == str(target) and ".part" not in str(info.value)
