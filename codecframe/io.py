@@ -34,6 +34,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -146,8 +147,15 @@ def clean_stale(path: str | os.PathLike[str]) -> list[str]:
 
 
 def _remove(path: Path) -> None:
+    """Remove a temporary; a directory that something still writes into is retried, then reported."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        for _ in range(3):
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path):
+                return
+            time.sleep(0.1)
+        log.warning("%s: not completely removed; the next write to the same path removes it once this process "
+                    "has ended", path)
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
