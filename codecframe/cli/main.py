@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__, errors, guard
 from ..errors import CodecframeError
+from ..io import install_signal_handlers
 from ..registry import load_group
 from . import core_commands
 from ..registry import CHOOSE_ENV, registry  # noqa: I001 - own line: merges cleanly beside other edits
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_signal_handlers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
