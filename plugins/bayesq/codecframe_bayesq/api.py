@@ -42,7 +42,8 @@ from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
 from .baselines import gptq_model, rtn_code
-from .calibration import as_calibration, logits_of
+from .adapters import Adapter
+from .calibration import as_calibration
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
 from .layers import LayerRef, Unsupported, check_finite, find_layers, set_weight_matrix, weight_matrix
@@ -117,7 +118,8 @@ class QuantizedModel:
         extras = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items() if k not in quantized}
         meta = {META_KEY: {
             "architecture": self.architecture,
-            "layers": [{"name": l.name, "shape": list(l.shape)} for l in self.layers],
+            "layers": [{"name": l.name, "shape": list(l.shape), **({"transposed": True} if l.transposed else {})}
+                       for l in self.layers],
             "full_precision": [u.name for u in self.unsupported],
             "code_bits_per_weight": self.code_bits_per_weight(),
             "options": self.options,
@@ -233,7 +235,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
              rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
-             seed: int = 0, architecture: Mapping[str, Any] | None = None) -> QuantizedModel:
+             seed: int = 0, architecture: Mapping[str, Any] | None = None, adapter: Adapter | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
 
     ``calibration``: inputs (or ``(inputs, targets)``), first axis = samples. ``proxy``: e.g.
@@ -243,6 +245,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     median standard deviation is this multiple of the layer's min–max step at ``ceil(avg_bits)``
     (median row range / (2^ceil(avg_bits) - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
+    ``adapter`` (:mod:`.adapters`): how to call the model and read its output, for models that are
+    not "tensor in, logits out" (dict inputs, text, embeddings); a Calibration carries its own.
     The input model is not modified.
     """
     t_start = time.perf_counter()
@@ -255,11 +259,11 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     allowed = sorted({int(b) for b in allowed_bits}) if allowed_bits else []
     _check_budget(avg_bits, allowed_bits)
     check_finite(model)
-    calib = as_calibration(calibration)
+    calib = as_calibration(calibration, adapter)
     work = copy.deepcopy(model).eval()
     layers, unsupported = find_layers(work, include, exclude)
     with torch.no_grad():
-        logits_of(work, calib.inputs[:2])
+        calib.select(slice(0, 2)).outputs(work)
     est = _estimator(estimator, seed)
     timings: dict[str, float] = {}
 
@@ -373,18 +377,21 @@ def load(source: str | Path | bytes, model: nn.Module | None = None) -> nn.Modul
         arch = meta.get("architecture")
         if not isinstance(arch, dict) or "name" not in arch:
             raise InputError("the file does not name a bundled architecture; pass the target model to load()")
-        from .examples.models import build
+        from .loading import build_checked
 
-        model = build(str(arch["name"]), arch.get("options") or {})
+        model = build_checked(arch, {**decoded.arrays, **decoded.extras})
     state = model.state_dict()
     provided = {**decoded.arrays, **decoded.extras}
+    transposed = {f"{l.get('name')}.weight" for l in meta.get("layers") or [] if isinstance(l, dict) and l.get("transposed")}
     problems, loaded = [], {}
     for name, arr in provided.items():
         if name not in state:
             problems.append(f"{name!r} is not a parameter or buffer of the model")
             continue
         target = state[name]
-        if name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
+        if name in transposed and arr.ndim == 2 and target.ndim == 2:
+            arr = arr.T  # weights stored in × out (transformers' Conv1D) are coded as out × in
+        elif name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
             arr = arr.reshape(tuple(target.shape))  # convolution kernels are stored as out × (in·kh·kw)
         if tuple(target.shape) != tuple(arr.shape):
             problems.append(f"{name!r} has shape {tuple(arr.shape)} in the file but {tuple(target.shape)} in the model")
