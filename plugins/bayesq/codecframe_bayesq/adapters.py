@@ -188,8 +188,15 @@ _LOGIT_HEADS = ("ForCausalLM", "LMHeadModel", "ForMaskedLM", "ForSequenceClassif
 
 
 def for_transformers(model: nn.Module, tokenizer: Any = None, max_length: int = 128) -> Adapter:
-    """Adapter of a Hugging Face ``transformers`` model: logits of a head model, else mean-pooled hidden states."""
+    """Adapter of a Hugging Face ``transformers`` model: logits of a head model, else mean-pooled hidden states.
+
+    ``max_length`` is capped at the model's position limit (``max_position_embeddings``/``n_positions``).
+    """
     name = type(model).__name__
+    config = getattr(model, "config", None)
+    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if isinstance(positions, int) and positions > 0:
+        max_length = min(max_length, positions)
     if name.endswith(_LOGIT_HEADS):
         return Adapter(kind="logits", output="logits", tokenizer=tokenizer, max_length=max_length)
     return Adapter(kind="embedding", output="last_hidden_state", pooling="mean", tokenizer=tokenizer,

@@ -8,7 +8,8 @@
 - a Hugging Face ``transformers`` folder (``config.json`` + weights, tokenizer files optional);
 - a ``sentence-transformers`` folder (``modules.json``);
 - a bare ``.safetensors`` file plus ``architecture`` (a bundled architecture name; its options
-  from ``options`` or the file's ``options`` metadata).
+  from ``options``), or one whose metadata names them (``architecture``, ``options``: JSON, as the
+  shipped example weights and :mod:`.export` write them).
 
 Hugging Face loads use ``local_files_only=True``. ``build_checked`` rebuilds a bundled
 architecture from a file's record only after its options passed the limits and the parameter
@@ -101,15 +102,14 @@ def load_model(spec: str | Path, architecture: str | None = None, options: Mappi
             return _sentence_transformers(path)
         if (path / "config.json").is_file():
             return _transformers(path)
-        raise InputError(f"{path}: not a model folder (expected config.json of a transformers model or modules.json "
-                         "of a sentence-transformers model)")
+        if (path / "model.safetensors").is_file():
+            return _safetensors(path / "model.safetensors", None, None)
+        raise InputError(f"{path}: not a model folder (expected config.json of a transformers model, modules.json "
+                         "of a sentence-transformers model, or model.safetensors of an export)")
     if path.is_file():
         if path.suffix != ".safetensors":
             raise InputError(f"{path}: expected a .safetensors file, a model folder or a bundled name "
                              f"({', '.join(EXAMPLES)})")
-        if architecture is None:
-            raise InputError(f"{path}: a bare .safetensors file needs its architecture: --architecture "
-                             f"{'|'.join(EXAMPLES)} (options from --architecture-options or the file's metadata)")
         return _safetensors(path, architecture, options)
     known = ", ".join([*EXAMPLES, *PACKAGED_MODELS])
     raise InputError(f"model {text!r} not found: expected a bundled name ({known}), a transformers or "
@@ -166,17 +166,33 @@ def _safetensors(path: Path, architecture: str, options: Mapping[str, Any] | Non
             shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
     except (SafetensorError, OSError) as exc:
         raise InputError(f"{path}: not a readable safetensors file: {exc}") from None
-    if options is None and "options" in meta:
-        try:
-            options = json.loads(meta["options"])
-        except json.JSONDecodeError:
-            raise InputError(f"{path}: its 'options' metadata is not JSON; pass the options explicitly") from None
+    if architecture is None:
+        architecture = _metadata(path, meta, "architecture")
+        if not isinstance(architecture, str):
+            from .examples.models import ARCHITECTURES
+
+            raise InputError(f"{path}: a bare .safetensors file needs its architecture: --architecture "
+                             f"{'|'.join(ARCHITECTURES)} (options from --architecture-options or the file's metadata)")
+    if options is None:
+        options = _metadata(path, meta, "options")
+        if options is not None and not isinstance(options, Mapping):
+            raise InputError(f"{path}: its 'options' metadata is not a JSON object; pass the options explicitly")
     arch = {"name": architecture, "options": dict(options or {})}
     model = build_checked(arch, shapes)
     from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(path)))
     return LoadedModel(model.float().eval(), Adapter(), "safetensors", arch, path)
+
+
+def _metadata(path: Path, meta: Mapping[str, str], key: str) -> Any:
+    """A JSON value of the safetensors metadata (None if absent)."""
+    if key not in meta:
+        return None
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: its {key!r} metadata is not JSON; pass it explicitly") from None
 
 
 # --------------------------------------------------------------------------- bundled architectures
