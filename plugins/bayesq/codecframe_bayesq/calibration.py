@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -90,11 +90,13 @@ def loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def capture(layers: Sequence[LayerRef]) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
+def capture(layers: Sequence[LayerRef], on_grad: Callable[[LayerRef, torch.Tensor, torch.Tensor], None] | None = None
+            ) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
     """Record each layer's input (im2col for convolutions) and the gradient of its output.
 
     Yields ``{group: {"a": (N, P, in), "g": (N, P, out)}}`` (P positions per sample), filled by a
-    forward and a backward pass inside the block.
+    forward and a backward pass inside the block. With ``on_grad``, each layer's ``(layer, a, g)``
+    is handed over as its gradient arrives and dropped from the record (memory stays per layer).
     """
     store: dict[str, dict[str, torch.Tensor]] = {}
     handles = []
@@ -111,9 +113,13 @@ def capture(layers: Sequence[LayerRef]) -> Iterator[dict[str, dict[str, torch.Te
             if out.requires_grad:
                 def grad_hook(g: torch.Tensor) -> None:
                     if isinstance(module, nn.Conv2d):
-                        store[layer.group]["g"] = g.detach().flatten(2).transpose(1, 2)
+                        g = g.detach().flatten(2).transpose(1, 2)
                     else:
-                        store[layer.group]["g"] = g.detach().reshape(g.shape[0], -1, g.shape[-1])
+                        g = g.detach().reshape(g.shape[0], -1, g.shape[-1])
+                    if on_grad is None:
+                        store[layer.group]["g"] = g
+                    elif layer.group in store:
+                        on_grad(layer, store.pop(layer.group)["a"], g)
                 out.register_hook(grad_hook)
         return forward
 
