@@ -28,10 +28,9 @@ from codecframe.errors import InputError
 
 from .adapters import Adapter, batch_size, describe
 from .layers import LayerRef, is_conv
-from .objectives import Categorical, Objective
+from .objectives import Objective
 
-__all__ = ["Calibration", "as_calibration", "logits_of", "sample_labels", "loss_sum", "capture", "per_sample_grads",
-           "squared_grad_sum", "MAX_CALIBRATION"]
+__all__ = ["Calibration", "as_calibration", "capture", "per_sample_grads", "squared_grad_sum", "MAX_CALIBRATION"]
 
 #: Most calibration samples accepted (keeps memory bounded).
 MAX_CALIBRATION = 1 << 16
@@ -155,21 +154,6 @@ def _check_inputs(inputs: Any) -> None:
             raise InputError(f"calibration set of {t.shape[0]} samples exceeds the limit of {MAX_CALIBRATION}")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise InputError("calibration inputs contain NaN or infinite values")
-
-
-def logits_of(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """The output of a plain "tensor in, logits out" model, checked (InputError if the inputs do not fit)."""
-    return Adapter().outputs(model, inputs)
-
-
-def sample_labels(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One label per categorical (all axes but the last) drawn from the model's own predictive."""
-    return Categorical().sample(logits, generator)
-
-
-def loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Negative log-likelihood summed over samples and positions."""
-    return Categorical().nll(logits, labels)
 
 
 def _positions(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
