@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,18 +117,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- helpers
 @contextmanager
 def _stage(args: argparse.Namespace, what: str) -> Iterator[None]:
-    """One progress line on stderr: the stage, then its time."""
+    """One progress line on stderr: the stage, then its time; codecframe's warnings follow on their own lines."""
     if not args.quiet:
         print(f"bayesq: {what} ...", end="", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            yield
     except BaseException:
         if not args.quiet:
             print(" failed", file=sys.stderr, flush=True)
         raise
     if not args.quiet:
         print(f" {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    for w in caught:  # warnings as one line each (e.g. layers left in full precision), never a source excerpt
+        if issubclass(w.category, UserWarning) and w.category.__module__.startswith("codecframe"):
+            print(f"bayesq: warning: {w.message}", file=sys.stderr, flush=True)
 
 
 def _offline() -> None:
