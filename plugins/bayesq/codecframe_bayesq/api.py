@@ -344,6 +344,10 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     _check_budget(avg_bits, allowed_bits)
     check_finite(model)
     calib = as_calibration(calibration, adapter)
+    if (proxy is not None or distill_options is not None) and (
+            not isinstance(calib.inputs, torch.Tensor) or calib.adapter != Adapter()):
+        raise ConfigError("proxy and distill_options support plain models only (one tensor in, logits out); "
+                          "models that need an adapter (dict inputs, texts, embeddings) take the default path")
     work = copy.deepcopy(model).eval()
     est, include, exclude = _estimator(estimator, seed, include, exclude)
     layers, unsupported = find_layers(work, include, exclude)

@@ -267,6 +267,8 @@ def test_bad_inputs_say_what_was_expected(tok):
         find_layers(g, include="transformer.*")
     with pytest.raises(InputError, match="one string"):
         as_calibration("a single text")
+    with pytest.raises(ConfigError, match="plain models only"):
+        quantize(g, batch, 4.0, adapter=for_transformers(g), proxy={"samples": 1})
 
 
 def test_loading_errors(tmp_path, folders):
