@@ -57,6 +57,11 @@ def test_gpt2_folder_quantize_evaluate_export(folders, tmp_path, capsys):
     assert ev["texts"] == 10 and ev["kind"] == "logits" and ev["kl"] >= 0 and 0 <= ev["top1_agreement"] <= 1
     code, _, err = run(capsys, "bayesq", "evaluate", out)
     assert code != 0 and "pass --model" in err and "Traceback" not in err
+    ids = tmp_path / "ids.npy"
+    np.save(ids, np.random.default_rng(0).integers(0, hf.vocab_size(), (6, 10)))
+    code, stdout, err = run(capsys, "bayesq", "quantize", folders["gpt2"], "-o", tmp_path / "ids.cfr", "--calibration", ids)
+    assert code == 0, err
+    assert "(6 calibration samples)" in err
 
     folder = tmp_path / "quantized"
     code, stdout, err = run(capsys, "bayesq", "export", out, "--model", folders["gpt2"], "-o", folder)

