@@ -91,11 +91,14 @@ class Adapter:
                              "or tokenize the texts yourself (tokenizer(texts, padding=True, return_tensors='pt'))")
         if not texts or not all(isinstance(t, str) for t in texts):
             raise InputError("calibration texts must be a non-empty list of strings")
+        padded = getattr(self.tokenizer, "pad_token", None) is not None
         try:
-            enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt")
+            enc = self.tokenizer(list(texts), padding=padded, truncation=True, max_length=self.max_length,
+                                 return_tensors="pt" if padded else None)
         except Exception as exc:  # tokenizers raise many types; report them as input errors
             raise InputError(f"the tokenizer failed on the calibration texts: {exc}") from None
+        if not padded:  # no pad token (GPT-2): pad with id 0, which the mask hides
+            enc = _pad(enc)
         return {k: v for k, v in enc.items() if isinstance(v, torch.Tensor)}
 
     # ------------------------------------------------------------------ outputs
@@ -151,6 +154,18 @@ class Adapter:
             return states.mean(1)
         w = mask.to(states.dtype).unsqueeze(-1)
         return (states * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def _pad(encoding: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Right-pad the token lists of a tokenizer's output with 0 and build its ``attention_mask``."""
+    ids = encoding["input_ids"]
+    width = max(len(t) for t in ids)
+    out = {}
+    for key, rows in encoding.items():
+        if key != "attention_mask" and isinstance(rows, list) and all(isinstance(r, list) for r in rows):
+            out[key] = torch.tensor([list(r) + [0] * (width - len(r)) for r in rows], dtype=torch.long)
+    out["attention_mask"] = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in ids], dtype=torch.long)
+    return out
 
 
 def batch_size(inputs: Any) -> int:

@@ -133,7 +133,7 @@ def _transformers(path: Path) -> LoadedModel:
 
 
 def _tokenizer(transformers: Any, path: Path) -> Any:
-    """The folder's tokenizer (None if it has no tokenizer files); GPT-2-style ones get pad = eos."""
+    """The folder's tokenizer (None if it has no tokenizer files)."""
     files = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
     if not any((path / f).is_file() for f in files):
         return None
@@ -141,8 +141,6 @@ def _tokenizer(transformers: Any, path: Path) -> Any:
         tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: the tokenizer files could not be loaded offline: {exc}") from None
-    if getattr(tok, "pad_token", None) is None and getattr(tok, "eos_token", None) is not None:
-        tok.pad_token = tok.eos_token  # padding is masked out, so any id will do
     return tok
 
 

@@ -281,7 +281,20 @@ def test_loading_errors(tmp_path, folders):
     with pytest.raises(InputError, match="safetensors"):
         load_model(tmp_path / "w.safetensors", "mlp")
     loaded = load_model(folders["gpt2"])
-    assert loaded.source == "transformers" and loaded.adapter.kind == "logits" and loaded.adapter.tokenizer.pad_token
+    assert loaded.source == "transformers" and loaded.adapter.kind == "logits"
+
+
+def test_tokenizer_without_pad_token_is_padded_and_masked(tok):
+    import copy
+
+    bare = copy.deepcopy(tok)
+    bare.pad_token = None
+    texts = ["the file", "a list of the data values"]
+    ours = Adapter(tokenizer=bare).tokenize(texts)
+    ref = tok(texts, padding=True, return_tensors="pt")
+    assert torch.equal(ours["attention_mask"], ref["attention_mask"])
+    assert torch.equal(ours["input_ids"] * ours["attention_mask"], ref["input_ids"] * ref["attention_mask"])
+    assert bare.pad_token is None
 
 
 def test_hostile_architecture_options_are_refused_before_building(monkeypatch):
