@@ -102,8 +102,11 @@ class Adapter:
         return {k: v for k, v in enc.items() if isinstance(v, torch.Tensor)}
 
     # ------------------------------------------------------------------ outputs
-    def outputs(self, model: nn.Module, inputs: Any) -> torch.Tensor:
-        """Call ``model`` on a batch and return its output tensor: logits, or (pooled, normalised) embeddings."""
+    def outputs(self, model: nn.Module, inputs: Any, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Call ``model`` on a batch and return its output tensor: logits, or (pooled, normalised) embeddings.
+
+        ``mask`` (``(N, T)``, default: the batch's ``mask_key``) says which token states mean pooling averages.
+        """
         n = batch_size(inputs)
         try:
             if isinstance(inputs, Mapping) and self.call != "positional":
@@ -120,7 +123,7 @@ class Adapter:
         if self.kind == "logits":
             return out
         if out.ndim == 3:
-            out = self._pool(out, self.mask_of(inputs))
+            out = self._pool(out, mask if mask is not None else self.mask_of(inputs))
         if out.ndim != 2:
             raise InputError(f"an embedding must be (samples, dim) or token states (samples, tokens, dim), "
                              f"got shape {tuple(out.shape)}")

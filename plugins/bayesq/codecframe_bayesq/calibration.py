@@ -91,7 +91,7 @@ class Calibration:
 
     def outputs(self, model: nn.Module) -> torch.Tensor:
         """The model's output tensor on these inputs, read by the adapter."""
-        return self.adapter.outputs(model, self.inputs)
+        return self.adapter.outputs(model, self.inputs, self.mask)
 
 
 def _token_tensor(inputs: Any) -> torch.Tensor | None:

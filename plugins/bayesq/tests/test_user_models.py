@@ -348,3 +348,15 @@ def test_packaged_minilm_folder_resolves():
 
     folder = packaged_model_folder("all-minilm-l6-v2")
     assert (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def test_mean_pooling_uses_the_calibration_mask():
+    torch.manual_seed(0)
+    lin = nn.Linear(3, 4)
+    x = torch.randn(2, 5, 3)
+    mask = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]])
+    calib = Calibration(x, mask=mask, adapter=Adapter(kind="embedding", pooling="mean", normalize=False))
+    out = calib.outputs(lin)
+    assert torch.allclose(out[0], lin(x)[0, :2].mean(0)) and torch.allclose(out[1], lin(x)[1].mean(0))
+    cls = Adapter(kind="embedding", pooling="cls").outputs(lin, x)
+    assert torch.allclose(cls, torch.nn.functional.normalize(lin(x)[:, 0], dim=-1))
