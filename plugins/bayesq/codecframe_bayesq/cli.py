@@ -250,6 +250,12 @@ def _quantize_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.method != "bayesq":
         if "method" not in inspect.signature(quantize).parameters:
             raise ConfigError(f"--method {args.method} is not available in this build of codecframe-bayesq")
+        defaults = {"estimator": "bayesq-diag", "codebook": "grid", "allowed_bits": _widths("2,3,4,5,6,8"),
+                    "share": "none", "pin_first": None, "pin_last": None, "proxy": None, "distill_options": None,
+                    "rounding": "nearest"}
+        changed = sorted(k for k, v in defaults.items() if kwargs[k] != v)
+        if changed:
+            raise ConfigError(f"{', '.join(changed)} only apply to --method bayesq, not to the {args.method} baseline")
         kwargs = {"method": args.method, "include": args.include, "exclude": args.exclude, "seed": args.seed}
     return kwargs
 

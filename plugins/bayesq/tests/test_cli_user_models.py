@@ -143,7 +143,8 @@ def test_bad_input_is_refused_without_traceback(folders, tmp_path, capsys):
     cases = [(["quantize", "mlp", "--calibration-text", tmp_path / "t.txt"], "needs a model with a tokenizer"),
              (["quantize", folders["gpt2"], "--calibration", tmp_path / "bad.npy"], "not a readable .npy"),
              (["quantize", tmp_path / "nowhere"], "not found"),
-             (["quantize", "mlp", "--avg-bits", "1"], "impossible budget")]
+             (["quantize", "mlp", "--avg-bits", "1"], "impossible budget"),
+             (["quantize", "mlp", "--method", "rtn", "--codebook", "lloyd"], "only apply to --method bayesq")]
     (tmp_path / "t.txt").write_text("some text\n")
     (tmp_path / "bad.npy").write_bytes(b"nope")
     for argv, match in cases:
