@@ -355,7 +355,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with _stage(args, "decoding the quantized weights"):
         import copy
 
-        quantized = load(data, copy.deepcopy(loaded.model))
+        from codecframe.errors import InputError
+
+        try:
+            quantized = load(data, copy.deepcopy(loaded.model))
+        except InputError as exc:
+            if args.model is not None:
+                raise
+            raise InputError(f"{exc} (the bundled model the file names was used; pass --model MODEL for your own)") from None
     with _stage(args, "evaluating against full precision"):
         metric = _fidelity(args, loaded, quantized, args.eval_text, args.eval_samples)
     bits = meta.get("code_bits_per_weight")
