@@ -38,7 +38,7 @@ from .objectives import OUTPUT_KINDS, Objective, objective_for
 __all__ = ["Adapter", "for_transformers", "for_sentence_transformer", "POOLINGS", "CALLS"]
 
 POOLINGS = ("mean", "cls")
-CALLS = ("auto", "keywords", "positional")
+CALLS = ("auto", "positional")
 #: Longest tokenized text accepted (tokens), whatever the tokenizer allows.
 MAX_LENGTH = 4096
 

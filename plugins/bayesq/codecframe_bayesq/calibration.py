@@ -8,7 +8,7 @@ A *sample* is one item of the first axis; its loss is the sum over its (unmasked
 The seam for the algorithms: iterate ``calibration.chunks(size)`` (each a Calibration), get the
 output tensor with ``chunk.outputs(model)``, the likelihood with ``chunk.objective`` (``sample``,
 ``nll(out, targets, chunk.mask)``, ``divergence``), and record layers with
-``capture(layers, chunk.mask)``: padding positions are zeroed in the records and not counted in
+``capture(layers, on_grad, chunk.mask)``: padding positions are zeroed in the records and not counted in
 ``record["n"]``.
 """
 
@@ -83,11 +83,6 @@ class Calibration:
         """Consecutive batches of ``size`` samples."""
         for i in range(0, len(self), size):
             yield self.select(slice(i, i + size))
-
-    def batches(self, size: int) -> Iterator[tuple[Any, torch.Tensor | None]]:
-        """``(inputs, targets)`` of consecutive batches (the plain form of :meth:`chunks`)."""
-        for chunk in self.chunks(size):
-            yield chunk.inputs, chunk.targets
 
     def outputs(self, model: nn.Module) -> torch.Tensor:
         """The model's output tensor on these inputs, read by the adapter."""
