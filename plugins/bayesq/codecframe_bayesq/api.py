@@ -41,8 +41,9 @@ from codecframe.pipeline import Pipeline
 from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
+from .adapters import Adapter
 from .baselines import BASELINES, HessianSums, gptq_codes, gptq_model, quantize_baseline, rtn_code
-from .calibration import as_calibration, logits_of
+from .calibration import as_calibration
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
 from .layers import LayerRef, Unsupported, check_finite, find_layers, set_weight_matrix, weight_matrix
@@ -120,7 +121,8 @@ class QuantizedModel:
         extras = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items() if k not in quantized}
         meta = {META_KEY: {
             "architecture": self.architecture,
-            "layers": [{"name": l.name, "shape": list(l.shape)} for l in self.layers],
+            "layers": [{"name": l.name, "shape": list(l.shape), **({"transposed": True} if l.transposed else {})}
+                       for l in self.layers],
             "full_precision": [u.name for u in self.unsupported],
             "code_bits_per_weight": self.code_bits_per_weight(),
             "options": self.options,
@@ -286,7 +288,7 @@ def _drop_ungraded(layers: list[LayerRef], unsupported: list[Unsupported],
 
 def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, method: str,
                        include: Sequence[str] | None, exclude: Sequence[str], seed: int,
-                       architecture: Mapping[str, Any] | None) -> QuantizedModel:
+                       architecture: Mapping[str, Any] | None, adapter: Adapter | None) -> QuantizedModel:
     """A baseline's codes in a :class:`QuantizedModel` (so they are saved through the same container)."""
     t_start = time.perf_counter()
     if isinstance(avg_bits, bool) or not isinstance(avg_bits, (int, float)) or not MIN_BITS <= avg_bits <= MAX_BITS:
@@ -294,7 +296,7 @@ def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, meth
     check_finite(model)
     work = copy.deepcopy(model).eval()
     layers, unsupported = find_layers(work, include, exclude)
-    calib = as_calibration(calibration) if method == "gptq" else None
+    calib = as_calibration(calibration, adapter) if method == "gptq" else None
     quantizer = GridQuantizer()
     codes = quantize_baseline(work, layers, method, avg_bits, calib, quantizer)
     posteriors = {l.group: GaussianPosterior(mean=weight_matrix(l).astype(np.float32),
@@ -313,7 +315,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
              rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
-             seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq") -> QuantizedModel:
+             seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
+             adapter: Adapter | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
 
     ``method``: ``"bayesq"`` (this module), or a baseline at the same code bits written through the
@@ -329,6 +332,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     median standard deviation is this multiple of the layer's min–max step at ``ceil(avg_bits)``
     (median row range / (2^ceil(avg_bits) - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
+    ``adapter`` (:mod:`.adapters`): how to call the model and read its output, for models that are
+    not "tensor in, logits out" (dict inputs, text, embeddings); a Calibration carries its own.
     The input model is not modified.
     """
     t_start = time.perf_counter()
@@ -337,7 +342,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     if method != "bayesq":
         if method not in BASELINES:
             raise ConfigError(f"method must be one of bayesq, {', '.join(BASELINES)}; got {method!r}")
-        return _quantize_baseline(model, calibration, avg_bits, method, include, exclude, seed, architecture)
+        return _quantize_baseline(model, calibration, avg_bits, method, include, exclude, seed, architecture, adapter)
     if codebook not in CODEBOOKS:
         raise ConfigError(f"codebook must be one of {', '.join(CODEBOOKS)}, got {codebook!r}")
     if rounding not in ROUNDINGS:
@@ -345,12 +350,12 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     allowed = sorted({int(b) for b in allowed_bits}) if allowed_bits else []
     _check_budget(avg_bits, allowed_bits)
     check_finite(model)
-    calib = as_calibration(calibration)
+    calib = as_calibration(calibration, adapter)
     work = copy.deepcopy(model).eval()
     est, include, exclude = _estimator(estimator, seed, include, exclude)
     layers, unsupported = find_layers(work, include, exclude)
     with torch.no_grad():
-        logits_of(work, calib.inputs[:2])
+        calib.select(slice(0, 2)).outputs(work)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -474,18 +479,21 @@ def load(source: str | Path | bytes, model: nn.Module | None = None) -> nn.Modul
         arch = meta.get("architecture")
         if not isinstance(arch, dict) or "name" not in arch:
             raise InputError("the file does not name a bundled architecture; pass the target model to load()")
-        from .examples.models import build
+        from .loading import build_checked
 
-        model = build(str(arch["name"]), arch.get("options") or {})
+        model = build_checked(arch, {**decoded.arrays, **decoded.extras})
     state = model.state_dict()
     provided = {**decoded.arrays, **decoded.extras}
+    transposed = {f"{l.get('name')}.weight" for l in meta.get("layers") or [] if isinstance(l, dict) and l.get("transposed")}
     problems, loaded = [], {}
     for name, arr in provided.items():
         if name not in state:
             problems.append(f"{name!r} is not a parameter or buffer of the model")
             continue
         target = state[name]
-        if name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
+        if name in transposed and arr.ndim == 2 and target.ndim == 2:
+            arr = arr.T  # weights stored in × out (transformers' Conv1D) are coded as out × in
+        elif name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
             arr = arr.reshape(tuple(target.shape))  # convolution kernels are stored as out × (in·kh·kw)
         if tuple(target.shape) != tuple(arr.shape):
             problems.append(f"{name!r} has shape {tuple(arr.shape)} in the file but {tuple(target.shape)} in the model")

@@ -29,7 +29,7 @@ from torch import nn
 
 from codecframe.errors import ConfigError, InputError
 
-from .calibration import Calibration, capture, logits_of
+from .calibration import Calibration, capture
 from .layers import LayerRef, set_weight_matrix, weight_matrix
 from .quantizers import GridQuantizer, LayerCode
 
@@ -179,9 +179,9 @@ def layer_hessian(model: nn.Module, layer: LayerRef, calib: Calibration | torch.
     total = torch.zeros(layer.cols, layer.cols, dtype=torch.float64)
     n = 0
     with torch.no_grad(), capture([layer]) as rec:
-        for x, _ in calib.batches(batch_size):
-            logits_of(model, x)
-            a = _masked_rows(rec[layer.group]["a"], token_mask(x), layer.cols).double()
+        for chunk in calib.chunks(batch_size):
+            chunk.outputs(model)
+            a = _masked_rows(rec[layer.group]["a"], chunk.mask, layer.cols).double()
             total += a.T @ a
             n += a.shape[0]
     if n == 0:

@@ -35,8 +35,7 @@ from codecframe.abc import PosteriorEstimator
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import ConfigError, InputError
 
-from .calibration import (Calibration, as_calibration, capture, logits_of, loss_sum, per_sample_grads, sample_labels,
-                          squared_grad_sum)
+from .calibration import Calibration, as_calibration, capture, per_sample_grads, squared_grad_sum
 from .layers import LayerRef, check_finite, find_layers, weight_matrix
 from .posteriors import KFACPosterior, LowRankPosterior
 from .whitening import LowRankWhitening
@@ -122,16 +121,15 @@ class _Laplace(PosteriorEstimator):
         try:
             for p in params:
                 p.requires_grad_(True)
-            for x, y in calib.batches(self.config.batch_size):
+            for chunk in calib.chunks(self.config.batch_size):
+                loss = chunk.objective
                 for _ in range(self.config.label_samples if self.config.fisher == "mc" else 1):
-                    with capture(layers, on_grad):
-                        logits = logits_of(model, x)
-                        labels = sample_labels(logits, gen) if self.config.fisher == "mc" else y
-                        if labels.shape != logits.shape[:-1]:
-                            raise InputError(f"calibration targets of shape {tuple(labels.shape)} do not match "
-                                             f"the model's outputs {tuple(logits.shape[:-1])}")
+                    with capture(layers, on_grad, chunk.mask):
+                        out = chunk.outputs(model)
+                        labels = loss.sample(out, gen) if self.config.fisher == "mc" else chunk.targets
+                        loss.check_targets(out, labels)
                         model.zero_grad(set_to_none=True)
-                        loss_sum(logits, labels).backward()
+                        loss.nll(out, labels, chunk.mask).backward()
                     passes += 1
         finally:
             for p, f in zip(params, flags):
