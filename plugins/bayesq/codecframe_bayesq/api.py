@@ -300,7 +300,7 @@ def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, meth
     quantizer = GridQuantizer()
     codes = quantize_baseline(work, layers, method, avg_bits, calib, quantizer)
     posteriors = {l.group: GaussianPosterior(mean=weight_matrix(l).astype(np.float32),
-                                             std=np.ones((l.rows, l.cols), np.float32)) for l in layers}
+                                             std=np.broadcast_to(np.float32(1.0), (l.rows, l.cols))) for l in layers}
     for l in layers:
         set_weight_matrix(l, codes[l.group].values())
     options = {"method": method, "avg_bits": float(avg_bits), "include": None if include is None else list(include),
@@ -314,7 +314,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
-             rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+             rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
              seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
              adapter: Adapter | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
