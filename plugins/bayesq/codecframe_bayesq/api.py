@@ -172,9 +172,16 @@ def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: floa
     (distortions measured with the rescaled posterior are multiplied by ``f²`` to return to the
     estimator's precision scale).
     """
+    out = dict(posteriors)
+    return out, rescale_in_place(out, scale, avg_bits)
+
+
+def rescale_in_place(posteriors: dict[str, GaussianPosterior], scale: float, avg_bits: float) -> dict[str, float]:
+    """:func:`relative_posteriors` replacing the dict's entries one layer at a time (memory: one
+    layer's copy); returns the factors."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ConfigError(f"posterior_scale must be a number > 0 or None, got {scale!r}")
-    out, factors = {}, {}
+    factors = {}
     for name in list(posteriors):
         post = posteriors[name]
         mean = np.asarray(post.mean)
@@ -182,8 +189,8 @@ def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: floa
         step = float(np.median(np.ptp(rows, axis=1))) / (2.0 ** math.ceil(avg_bits) - 1.0)
         med = float(np.median(post.std))
         factors[name] = scale * step / med if step > 0 and med > 0 else 1.0
-        out[name] = rescale(post, factors[name])
-    return out, factors
+        posteriors[name] = rescale(post, factors[name])
+    return factors
 
 
 def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int, include: Sequence[str] | None,
@@ -293,7 +300,7 @@ def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, meth
     quantizer = GridQuantizer()
     codes = quantize_baseline(work, layers, method, avg_bits, calib, quantizer)
     posteriors = {l.group: GaussianPosterior(mean=weight_matrix(l).astype(np.float32),
-                                             std=np.ones((l.rows, l.cols), np.float32)) for l in layers}
+                                             std=np.broadcast_to(np.float32(1.0), (l.rows, l.cols))) for l in layers}
     for l in layers:
         set_weight_matrix(l, codes[l.group].values())
     options = {"method": method, "avg_bits": float(avg_bits), "include": None if include is None else list(include),
@@ -307,7 +314,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
-             rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+             rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
              seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
              adapter: Adapter | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
@@ -361,7 +368,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     layers, unsupported = _drop_ungraded(layers, unsupported, posteriors)
     factors = {l.group: 1.0 for l in layers}
     if posterior_scale is not None:
-        posteriors, factors = relative_posteriors(posteriors, posterior_scale, avg_bits)
+        factors = rescale_in_place(posteriors, posterior_scale, avg_bits)
     timings["posterior"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -34,7 +34,7 @@ from .layers import LayerRef, set_weight_matrix, weight_matrix
 from .quantizers import GridQuantizer, LayerCode
 
 __all__ = ["BASELINES", "fixed_row_bits", "rtn_code", "hqq_code", "gptq_codes", "layer_hessian", "gptq_model",
-           "layer_objective", "HessianSums", "quantize_baseline", "token_mask"]
+           "layer_objective", "HessianSums", "quantize_baseline"]
 
 #: ``quantize(method=...)`` values other than ``"bayesq"``.
 BASELINES = ("rtn", "rtn-mse", "gptq", "hqq")
@@ -126,9 +126,16 @@ def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: i
     W = torch.as_tensor(np.array(w, np.float64))
     H = torch.as_tensor(np.array(hessian, np.float64))
     cols = W.shape[1]
-    levels = torch.as_tensor(_level_table(code))
-    mids = 0.5 * (levels[:, 1:] + levels[:, :-1])          # +inf / nan past a row's levels
-    mids = torch.nan_to_num(mids, nan=np.inf)
+    uniform = all(np.array_equal(np.asarray(v, np.float64), np.arange(1 << b)) for b, v in code.levels.items()) \
+        and bool(np.all(np.asarray(code.scale, np.float64) > 0))
+    if uniform:  # levels zero + scale·k: the nearest level in closed form (ties to the lower one, as below)
+        zero = torch.as_tensor(np.asarray(code.zero, np.float64))
+        scale = torch.as_tensor(np.asarray(code.scale, np.float64))
+        maxq = torch.as_tensor((1 << np.asarray(code.bits, np.int64)) - 1)
+    else:
+        levels = torch.as_tensor(_level_table(code))
+        mids = 0.5 * (levels[:, 1:] + levels[:, :-1])          # +inf / nan past a row's levels
+        mids = torch.nan_to_num(mids, nan=np.inf)
     dead = torch.diag(H) == 0
     H[dead, dead] = 1
     W[:, dead] = 0
@@ -145,8 +152,12 @@ def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: i
         Hinv1 = hinv[i1:i2, i1:i2]
         for i in range(i2 - i1):
             x = W1[:, i]
-            k = (x[:, None] > mids).sum(1)
-            q = levels[rows, k]
+            if uniform:
+                k = torch.minimum(torch.ceil((x - zero) / scale - 0.5).clamp_(min=0), maxq).long()
+                q = zero + scale * k
+            else:
+                k = (x[:, None] > mids).sum(1)
+                q = levels[rows, k]
             Q[:, i1 + i] = k
             err = (x - q) / Hinv1[i, i]
             W1[:, i:] -= err[:, None] * Hinv1[i, i:][None, :]
@@ -156,13 +167,6 @@ def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: i
     codes[:, perm] = Q
     return LayerCode(code.bits.copy(), code.scale.copy(), code.zero.copy(), dict(code.levels),
                      codes.numpy().astype(np.int32))
-
-
-def token_mask(batch: Any) -> torch.Tensor | None:
-    """The ``attention_mask`` of a dict batch (1 = real token), else None."""
-    if isinstance(batch, Mapping) and "attention_mask" in batch:
-        return torch.as_tensor(batch["attention_mask"])
-    return None
 
 
 def _masked_rows(a: torch.Tensor, keep: torch.Tensor | None, cols: int) -> torch.Tensor:
@@ -194,19 +198,20 @@ class HessianSums:
     ``observe``); a position whose output gradient is exactly zero (padding, unused) is left out."""
 
     def __init__(self, layers: Sequence[LayerRef]) -> None:
-        self._sum = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float64) for l in layers}
+        # float32 sums (as GPTQ's reference code keeps them): all layers' Hessians are held at once
+        self._sum = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float32) for l in layers}
         self._n = {l.group: 0 for l in layers}
 
     def add(self, layer: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
         keep = g.ne(0).any(-1) if g.shape[:2] == a.shape[:2] else None
-        rows = _masked_rows(a, keep, layer.cols).double()
-        self._sum[layer.group] += rows.T @ rows
+        rows = _masked_rows(a, keep, layer.cols).float()
+        self._sum[layer.group].addmm_(rows.T, rows)
         self._n[layer.group] += rows.shape[0]
 
     def pop(self, layer: LayerRef) -> np.ndarray:
         """``2/n Σ x x^T`` of ``layer`` (its sums are released)."""
         total, n = self._sum.pop(layer.group), self._n.pop(layer.group)
-        return (2.0 / max(n, 1) * total).numpy()
+        return 2.0 / max(n, 1) * total.double().numpy()
 
 
 def layer_objective(w: np.ndarray, q: np.ndarray, hessian: np.ndarray) -> float:

@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pin-last", type=int, default=None, help="width of the last layer")
     q.add_argument("--proxy-samples", type=_int_at_least(0), default=None, help="Monte Carlo KL proxy with this many samples")
     q.add_argument("--distill-steps", type=_int_at_least(0), default=None, help="calibration-only distillation steps")
-    q.add_argument("--rounding", choices=["nearest", "gptq"], default="nearest")
+    q.add_argument("--rounding", choices=["nearest", "gptq", "gptq-sequential"], default="gptq")
     q.add_argument("--coder", default="range", help="entropy coder id (range, rans)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -165,7 +165,12 @@ class DiagLaplaceEstimator(_Laplace):
                 observe(layer, a, g)
             step = max(1, MAX_PER_SAMPLE // (layer.rows * layer.cols)) if g.shape[1] > 1 else g.shape[0]
             for i in range(0, g.shape[0], step):  # per-sample gradients a chunk of samples at a time
-                sums[layer.group] += squared_grad_sum({"a": a[i:i + step], "g": g[i:i + step]}).float()
+                ai, gi = a[i:i + step], g[i:i + step]
+                if gi.shape[1] > 1:  # positions no gradient reaches in this chunk (padding) add nothing
+                    live = gi.ne(0).any(-1).any(0)
+                    if not bool(live.all()):
+                        ai, gi = ai[:, live], gi[:, live]
+                sums[layer.group] += squared_grad_sum({"a": ai, "g": gi}).float()
 
         with torch.enable_grad():
             layers = self._passes(model, layers, calib, consume)
