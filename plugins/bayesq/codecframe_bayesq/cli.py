@@ -9,7 +9,6 @@ Progress goes to stderr, one line per stage; results are JSON on stdout.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -78,15 +77,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--include", action="append", default=None, metavar="GLOB", help="quantize only these module paths")
     q.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave these module paths in full precision")
     q.add_argument("--max-length", type=_int_at_least(1), default=128, help="tokens per text (default 128)")
-    q.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default="grid")
-    q.add_argument("--estimator", default="bayesq-diag", help="posterior estimator id (bayesq-diag, bayesq-kfac, bayesq-lowrank)")
-    q.add_argument("--allowed-bits", default="2,3,4,5,6,8", help="comma-separated widths (default 2,3,4,5,6,8)")
-    q.add_argument("--share", default="none", help="none | layer | aligned:K (rows sharing a width)")
-    q.add_argument("--pin-first", type=int, default=None, help="width of the first layer")
-    q.add_argument("--pin-last", type=int, default=None, help="width of the last layer")
-    q.add_argument("--proxy-samples", type=_int_at_least(0), default=None, help="Monte Carlo KL proxy with this many samples")
-    q.add_argument("--distill-steps", type=_int_at_least(0), default=None, help="calibration-only distillation steps")
-    q.add_argument("--rounding", choices=["nearest", "gptq", "gptq-sequential"], default="gptq")
+    bq = q.add_argument_group("BayesQ options (--method bayesq only; unset: the defaults of quantize())")
+    bq.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default=None, help="default grid")
+    bq.add_argument("--estimator", default=None, help="posterior estimator id (bayesq-diag (default), bayesq-kfac, bayesq-lowrank)")
+    bq.add_argument("--allowed-bits", default=None, help="comma-separated widths (default 2,3,4,5,6,8)")
+    bq.add_argument("--share", default=None, help="none (default) | layer | aligned:K (rows sharing a width)")
+    bq.add_argument("--pin-first", type=int, default=None, help="width of the first layer")
+    bq.add_argument("--pin-last", type=int, default=None, help="width of the last layer")
+    bq.add_argument("--proxy-samples", type=_int_at_least(0), default=None, help="Monte Carlo KL proxy with this many samples")
+    bq.add_argument("--distill-steps", type=_int_at_least(0), default=None, help="calibration-only distillation steps")
+    bq.add_argument("--rounding", choices=["nearest", "gptq", "gptq-sequential"], default=None, help="default gptq")
     q.add_argument("--coder", default="range", help="entropy coder id (range, rans)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -239,24 +239,16 @@ def _calibration(args: argparse.Namespace, loaded):
 def _quantize_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from codecframe.errors import ConfigError
 
-    from .api import quantize
-
-    kwargs: dict[str, Any] = {
-        "estimator": args.estimator, "codebook": args.codebook, "allowed_bits": _widths(args.allowed_bits),
-        "share": args.share, "pin_first": args.pin_first, "pin_last": args.pin_last,
-        "proxy": None if args.proxy_samples is None else {"samples": args.proxy_samples},
-        "distill_options": None if args.distill_steps is None else {"steps": args.distill_steps},
-        "rounding": args.rounding, "seed": args.seed, "include": args.include, "exclude": args.exclude}
-    if args.method != "bayesq":
-        if "method" not in inspect.signature(quantize).parameters:
-            raise ConfigError(f"--method {args.method} is not available in this build of codecframe-bayesq")
-        defaults = {"estimator": "bayesq-diag", "codebook": "grid", "allowed_bits": _widths("2,3,4,5,6,8"),
-                    "share": "none", "pin_first": None, "pin_last": None, "proxy": None, "distill_options": None,
-                    "rounding": "nearest"}
-        changed = sorted(k for k, v in defaults.items() if kwargs[k] != v)
-        if changed:
-            raise ConfigError(f"{', '.join(changed)} only apply to --method bayesq, not to the {args.method} baseline")
-        kwargs = {"method": args.method, "include": args.include, "exclude": args.exclude, "seed": args.seed}
+    given = {"estimator": args.estimator, "codebook": args.codebook,
+             "allowed_bits": None if args.allowed_bits is None else _widths(args.allowed_bits),
+             "share": args.share, "pin_first": args.pin_first, "pin_last": args.pin_last,
+             "proxy": None if args.proxy_samples is None else {"samples": args.proxy_samples},
+             "distill_options": None if args.distill_steps is None else {"steps": args.distill_steps},
+             "rounding": args.rounding}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.method != "bayesq" and given:
+        raise ConfigError(f"{', '.join(sorted(given))} only apply to --method bayesq, not to the {args.method} baseline")
+    kwargs = {"method": args.method, "include": args.include, "exclude": args.exclude, "seed": args.seed, **given}
     return kwargs
 
 
