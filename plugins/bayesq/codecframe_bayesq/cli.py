@@ -77,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--include", action="append", default=None, metavar="GLOB", help="quantize only these module paths")
     q.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave these module paths in full precision")
     q.add_argument("--max-length", type=_int_at_least(1), default=128, help="tokens per text (default 128)")
-    q.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default="grid")
+    q.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default=None,
+                   help="default: minmax under GPTQ rounding, grid under nearest rounding")
     q.add_argument("--estimator", default="bayesq-diag", help="posterior estimator id (bayesq-diag, bayesq-kfac, bayesq-lowrank)")
     q.add_argument("--allowed-bits", default="2,3,4,5,6,8", help="comma-separated widths (default 2,3,4,5,6,8)")
     q.add_argument("--share", default="none", help="none | layer | aligned:K (rows sharing a width)")
