@@ -18,13 +18,6 @@ process per method (``--memory``), sampled every millisecond.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-# this folder's profile.py would shadow the standard library's (transformers imports it)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
 import argparse
 import hashlib
 import json
@@ -32,19 +25,22 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from codecframe_bayesq.api import file_accounting, load, quantize
+from codecframe_bayesq.api import load, quantize
 from codecframe_bayesq.estimators import NoGradientWarning
 from codecframe_bayesq.loading import load_model
 
+HERE = Path(__file__).resolve().parent
 INCLUDE = ["*.encoder.layer.*"]
 #: method name -> quantize() options
 METHODS: dict[str, dict[str, Any]] = {
@@ -52,9 +48,9 @@ METHODS: dict[str, dict[str, Any]] = {
     "rtn-mse": {"method": "rtn-mse"},
     "hqq": {"method": "hqq"},
     "gptq": {"method": "gptq"},
+    "bayesq": {},
     "bq-nearest": {"rounding": "nearest"},
-    "bq-gptq": {"rounding": "gptq"},
-    "bq-gptq-minmax": {"rounding": "gptq", "codebook": "minmax"},
+    "bq-gptq-grid": {"rounding": "gptq", "codebook": "grid"},
     "bq-gptq-seq": {"rounding": "gptq-sequential"},
 }
 
@@ -142,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path)
     p.add_argument("--budgets", default="3.0,4.0")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--methods", default="rtn,rtn-mse,hqq,gptq,bayesq,bq-nearest,bq-gptq-grid")
+    p.add_argument("--memory-methods", default="rtn,hqq,gptq,bayesq,bq-nearest", help="peak RSS at the first budget")
     p.add_argument("--memory", nargs=2, metavar=("METHOD", "BITS"), help="(internal) one peak-RSS measurement")
     p.add_argument("--roundtrip", nargs=3, metavar=("CFR", "DIGEST", "DIR"), help="(internal) fresh-process check")
     p.add_argument("--tables", type=Path, help="print markdown tables of a result file")
@@ -163,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     lm = load_model("all-minilm-l6-v2")
     _, validation, evaluation = splits(0)
     ref_v, ref_e = embed(lm, lm.model, validation), embed(lm, lm.model, evaluation)
-    run_one(lm, "bq-gptq", 3.0, splits(0)[0][:8], 0)  # warm-up
+    run_one(lm, "bayesq", 3.0, splits(0)[0][:8], 0)  # warm-up
     records, load = [], [os.getloadavg()]
     tmp = Path(tempfile.mkdtemp(prefix="minilm-"))
     for seed in seeds:
@@ -191,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 path.unlink()
         load.append(os.getloadavg())
     mem = []
-    for method in methods:
-        for budget in budgets:
+    for method in args.memory_methods.split(","):
+        for budget in budgets[:1]:
             out = subprocess.run([sys.executable, __file__, "--memory", method, str(budget)], capture_output=True,
                                  text=True)
             mem.append(json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0

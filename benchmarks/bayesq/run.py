@@ -13,8 +13,10 @@ Methods (every one at the same code bits per weight; grids are per output channe
   Carlo KL proxy), ``bq-distill`` (+ distillation towards the posterior predictive),
   ``bq-distill-map`` (+ distillation towards the full-precision model); ``bq-lloyd`` (non-uniform
   codebooks);
-- ``bayesq``: the default (BayesQ allocation + GPTQ rounding, Hessians from the posterior pass);
-  ``bq-gptq-seq``: the same with Hessians recomputed per layer through the quantized prefix.
+- ``bayesq``: the default (BayesQ allocation on the min–max grids' posterior-expected distortions +
+  GPTQ rounding, Hessians from the posterior pass); ``bq-gptq-grid``: the same allocation on the
+  searched grids' distortions; ``bq-gptq-seq``: Hessians recomputed per layer through the quantized
+  prefix.
 Fractional budgets for the fixed-width baselines put the matching share of rows at the wider width.
 Calibration sets are drawn per seed from the training data; data-free methods repeat across seeds.
 Every method's weights are also written as a .cfr container (bayesq-grid quantizer, range coder) to
@@ -60,6 +62,7 @@ def bayesq_variants(name: str) -> dict[str, dict[str, Any]]:
         "bq-distill-map": {"proxy": s["proxy"], "distill_options": {**s["distill"], "samples": 0}, **near},
         "bq-lloyd": {"codebook": "lloyd", **near},
         "bayesq": {},
+        "bq-gptq-grid": {"codebook": "grid"},
         "bq-gptq-seq": {"rounding": "gptq-sequential"},
     }
 

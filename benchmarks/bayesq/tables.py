@@ -11,13 +11,14 @@ import sys
 from collections import defaultdict
 
 METHODS = ["rtn", "rtn-mse", "hqq", "gptq", "bq-alloc", "bq-nearest", "bq-proxy", "bq-distill", "bq-distill-map",
-           "bq-lloyd", "bayesq", "bq-gptq-seq"]
+           "bq-lloyd", "bayesq", "bq-gptq-grid", "bq-gptq-seq"]
 LABELS = {
     "rtn": "RTN min–max", "rtn-mse": "RTN MSE-clipped", "hqq": "HQQ", "gptq": "GPTQ",
     "bq-alloc": "BayesQ nearest rounding: allocation only", "bq-nearest": "+ codebooks (the issue-5 default)",
     "bq-proxy": "+ MC proxy", "bq-distill": "+ distillation (posterior predictive)",
     "bq-distill-map": "+ distillation (full-precision teacher)", "bq-lloyd": "BayesQ non-uniform (Lloyd) codebooks",
-    "bayesq": "**BayesQ (default)**: allocation + GPTQ rounding, one pass",
+    "bayesq": "**BayesQ (default)**: allocation (min–max grids) + GPTQ rounding, one pass",
+    "bq-gptq-grid": "BayesQ allocation (searched grids) + GPTQ rounding, one pass",
     "bq-gptq-seq": "BayesQ allocation + GPTQ rounding, sequential Hessians",
 }
 
@@ -81,7 +82,7 @@ def main(path: str) -> None:
         out += ["Paired differences of KL per calibration seed, BayesQ (default) − baseline "
                 "(negative = BayesQ better; mean [min, max], wins/seeds):", "",
                 "| baseline | " + " | ".join(f"{b:g} bits" for b in budgets) + " |", "|---|" + "---|" * len(budgets)]
-        for m in ("rtn", "rtn-mse", "hqq", "gptq", "bq-nearest", "bq-gptq-seq"):
+        for m in ("rtn", "rtn-mse", "hqq", "gptq", "bq-nearest", "bq-gptq-grid", "bq-gptq-seq"):
             cells = []
             for b in budgets:
                 ours = {r["seed"]: r["kl"] for r in by.get((model, "bayesq", b), [])}

@@ -311,7 +311,7 @@ def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, meth
 
 def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              estimator: str | Mapping[str, Any] | PosteriorEstimator = "bayesq-diag",
-             codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
+             codebook: str | None = None, allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
              rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
@@ -324,6 +324,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     (act-order, padding masked), ``"hqq"`` (needs the ``hqq`` package); see :mod:`.baselines`. The
     baselines take ``avg_bits``, ``include``/``exclude``, ``seed`` and ``architecture`` only.
     ``include``/``exclude`` (glob patterns on module paths) apply to every stage.
+    ``codebook`` None: ``"minmax"`` under GPTQ rounding (the grid it rounds onto), else ``"grid"``.
 
     ``calibration``: inputs (or ``(inputs, targets)``), first axis = samples. ``proxy``: e.g.
     ``{"samples": 8}`` for the Monte Carlo KL proxy (``"calibration"``: how many inputs it uses,
@@ -343,6 +344,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         if method not in BASELINES:
             raise ConfigError(f"method must be one of bayesq, {', '.join(BASELINES)}; got {method!r}")
         return _quantize_baseline(model, calibration, avg_bits, method, include, exclude, seed, architecture, adapter)
+    if codebook is None:  # the distortions the knapsack weighs are those of the grid the rounding uses
+        codebook = "grid" if rounding == "nearest" else "minmax"
     if codebook not in CODEBOOKS:
         raise ConfigError(f"codebook must be one of {', '.join(CODEBOOKS)}, got {codebook!r}")
     if rounding not in ROUNDINGS:

@@ -122,18 +122,20 @@ def _level_table(code: LayerCode) -> np.ndarray:
 
 def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: int = 128, percdamp: float = 0.01,
                actorder: bool = True) -> LayerCode:
-    """GPTQ rounding of ``w`` (R × C) onto the fixed per-row levels of ``code``; returns a code with new ``codes``."""
-    W = torch.as_tensor(np.array(w, np.float64))
-    H = torch.as_tensor(np.array(hessian, np.float64))
+    """GPTQ rounding of ``w`` (R × C) onto the fixed per-row levels of ``code``; returns a code with new ``codes``.
+
+    Float32 throughout, as in the reference implementation (the column loop is memory-bound)."""
+    W = torch.as_tensor(np.array(w, np.float32))
+    H = torch.as_tensor(np.array(hessian, np.float32))
     cols = W.shape[1]
     uniform = all(np.array_equal(np.asarray(v, np.float64), np.arange(1 << b)) for b, v in code.levels.items()) \
         and bool(np.all(np.asarray(code.scale, np.float64) > 0))
     if uniform:  # levels zero + scale·k: the nearest level in closed form (ties to the lower one, as below)
-        zero = torch.as_tensor(np.asarray(code.zero, np.float64))
-        scale = torch.as_tensor(np.asarray(code.scale, np.float64))
+        zero = torch.as_tensor(np.asarray(code.zero, np.float32))
+        scale = torch.as_tensor(np.asarray(code.scale, np.float32))
         maxq = torch.as_tensor((1 << np.asarray(code.bits, np.int64)) - 1)
     else:
-        levels = torch.as_tensor(_level_table(code))
+        levels = torch.as_tensor(_level_table(code).astype(np.float32))
         mids = 0.5 * (levels[:, 1:] + levels[:, :-1])          # +inf / nan past a row's levels
         mids = torch.nan_to_num(mids, nan=np.inf)
     dead = torch.diag(H) == 0

@@ -78,7 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave these module paths in full precision")
     q.add_argument("--max-length", type=_int_at_least(1), default=128, help="tokens per text (default 128)")
     bq = q.add_argument_group("BayesQ options (--method bayesq only; unset: the defaults of quantize())")
-    bq.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default=None, help="default grid")
+    bq.add_argument("--codebook", choices=["grid", "lloyd", "minmax"], default=None,
+                    help="default: minmax under GPTQ rounding, grid under nearest rounding")
     bq.add_argument("--estimator", default=None, help="posterior estimator id (bayesq-diag (default), bayesq-kfac, bayesq-lowrank)")
     bq.add_argument("--allowed-bits", default=None, help="comma-separated widths (default 2,3,4,5,6,8)")
     bq.add_argument("--share", default=None, help="none (default) | layer | aligned:K (rows sharing a width)")
