@@ -121,8 +121,9 @@ def _transformers(path: Path) -> LoadedModel:
     try:
         config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
         names = list(getattr(config, "architectures", None) or [])
-        cls = getattr(transformers, names[0], None) if names else None
-        cls = cls if cls is not None else transformers.AutoModel
+        cls = getattr(transformers, str(names[0]), None) if names else None
+        if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
+            cls = transformers.AutoModel  # the config's class is not a transformers model class
         model = cls.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"{path}: transformers could not load the model offline: {exc}") from None

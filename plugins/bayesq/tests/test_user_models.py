@@ -282,6 +282,17 @@ def test_loading_errors(tmp_path, folders):
         load_model(tmp_path / "w.safetensors", "mlp")
     loaded = load_model(folders["gpt2"])
     assert loaded.source == "transformers" and loaded.adapter.kind == "logits"
+    import json
+    import shutil
+
+    odd = tmp_path / "odd"
+    shutil.copytree(folders["bert"], odd)
+    config = json.loads((odd / "config.json").read_text())
+    (odd / "config.json").write_text(json.dumps({**config, "architectures": ["pipeline"]}))
+    assert type(load_model(odd).model).__name__ == "BertModel"  # not a model class: AutoModel decides
+    (odd / "config.json").write_text(json.dumps({**config, "model_type": "no-such-model"}))
+    with pytest.raises(InputError, match="could not load the model offline"):
+        load_model(odd)
 
 
 def test_tokenizer_without_pad_token_is_padded_and_masked(tok):
