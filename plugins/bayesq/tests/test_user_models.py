@@ -93,7 +93,7 @@ def test_gpt2_dict_batch_with_padding_round_trips(tok):
     g = hf.gpt2()
     batch = tok(hf.texts(12), padding=True, return_tensors="pt")
     assert (batch["attention_mask"] == 0).any()
-    qm = quantize(g, dict(batch), 4.0, adapter=for_transformers(g, tok))
+    qm = quantize(g, batch, 4.0, adapter=for_transformers(g, tok))  # the tokenizer's BatchEncoding as is
     assert all(l.transposed for l in qm.layers) and len(qm.layers) == 8
     back = load(qm.to_bytes(), hf.gpt2())
     for (k, a), b in zip(back.state_dict().items(), qm.model.state_dict().values()):
