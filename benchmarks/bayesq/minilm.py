@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path)
     p.add_argument("--budgets", default="3.0,4.0")
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", default="0,1")
     p.add_argument("--methods", default="rtn,rtn-mse,hqq,gptq,bayesq,bq-nearest,bq-gptq-grid")
     p.add_argument("--memory-methods", default="rtn,hqq,gptq,bayesq,bq-nearest", help="peak RSS at the first budget")
     p.add_argument("--memory", nargs=2, metavar=("METHOD", "BITS"), help="(internal) one peak-RSS measurement")
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                                  | {"val": rec["validation"]["cosine"], "eval": rec["evaluation"]["cosine"],
                                     "qbits": rec["quantized_bits_per_weight"]}), file=sys.stderr, flush=True)
                 path.unlink()
+                save(args.out, records, [], load)  # partial results survive an interruption
         load.append(os.getloadavg())
     mem = []
     for method in args.memory_methods.split(","):
@@ -195,14 +196,20 @@ def main(argv: list[str] | None = None) -> int:
             mem.append(json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0
                        else {"method": method, "budget": budget, "error": out.stderr[-500:]})
             print(json.dumps(mem[-1]), file=sys.stderr, flush=True)
+        save(args.out, records, mem, load)
     load.append(os.getloadavg())
+    save(args.out, records, mem, load)
+    return 0
+
+
+def save(path: Path, records: list[dict[str, Any]], mem: list[dict[str, Any]], load: list) -> None:
+    """The result file (atomically): command, load averages, machine, records, memory figures."""
     result = {"command": "python " + " ".join(sys.argv), "loadavg": load,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads()}, "records": records, "memory": mem}
-    part = args.out.with_suffix(".part")
+    part = path.with_suffix(".part")
     part.write_text(json.dumps(result, indent=1))
-    os.replace(part, args.out)
-    return 0
+    os.replace(part, path)
 
 
 def _ms(values: list[float], digits: int = 4) -> str:

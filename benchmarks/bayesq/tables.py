@@ -14,7 +14,8 @@ METHODS = ["rtn", "rtn-mse", "hqq", "gptq", "bq-alloc", "bq-nearest", "bq-proxy"
            "bq-lloyd", "bayesq", "bq-gptq-grid", "bq-gptq-seq"]
 LABELS = {
     "rtn": "RTN min–max", "rtn-mse": "RTN MSE-clipped", "hqq": "HQQ", "gptq": "GPTQ",
-    "bq-alloc": "BayesQ nearest rounding: allocation only", "bq-nearest": "+ codebooks (the issue-5 default)",
+    "bq-alloc": "BayesQ nearest rounding: allocation only",
+    "bq-nearest": "BayesQ nearest rounding, searched codebooks (the issue-5 default)",
     "bq-proxy": "+ MC proxy", "bq-distill": "+ distillation (posterior predictive)",
     "bq-distill-map": "+ distillation (full-precision teacher)", "bq-lloyd": "BayesQ non-uniform (Lloyd) codebooks",
     "bayesq": "**BayesQ (default)**: allocation (min–max grids) + GPTQ rounding, one pass",

@@ -169,3 +169,26 @@ def test_peak_memory_grows_sub_linearly_with_the_layer_count():
     # before the per-layer streaming measured 7.6 here)
     assert large < 3.0 * small, (small, large)
     assert (large - small) / (4 * (w_large - w_small)) < 5.5, (small, large)
+
+
+def test_gptq_hessians_leave_out_padding_and_padding_does_not_change_gptq():
+    from codecframe_bayesq.baselines import layer_hessian
+    from codecframe_bayesq.calibration import Calibration
+    from codecframe_bayesq.layers import find_layers
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4)).eval()
+    x = torch.randn(5, 7, 6)
+    mask = torch.ones(5, 7, dtype=torch.long)
+    mask[0, 3:] = 0
+    mask[2, 5:] = 0
+    layers, _ = find_layers(model)
+    h = layer_hessian(model, layers[0], Calibration(x, mask=mask))
+    rows = x[mask.bool()].double()
+    np.testing.assert_allclose(h, (2.0 / rows.shape[0] * rows.T @ rows).numpy(), rtol=1e-10)
+    # whatever the padded positions hold, GPTQ's codes are the same
+    noisy = x.clone()
+    noisy[~mask.bool()] = 100 * torch.randn(int((~mask.bool()).sum()), 6)
+    a = quantize(model, Calibration(x, mask=mask), 3.0, method="gptq")
+    b = quantize(model, Calibration(noisy, mask=mask), 3.0, method="gptq")
+    assert all(np.array_equal(a.codes[g].codes, b.codes[g].codes) for g in a.codes)
