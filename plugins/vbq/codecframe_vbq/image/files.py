@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,14 @@ def _check_alpha(img, mode: str, name: str, notes: list[str]):
     return flat.convert("L" if grey else "RGB"), True
 
 
+def _open(data: bytes):
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own, lower limit follows
+        return Image.open(io.BytesIO(data))
+
+
 def decode_image(data: bytes, name: str = "input") -> tuple[np.ndarray, list[str]]:
     """uint8 RGB (H, W, 3) or grey (H, W) from encoded image bytes, and notes on any conversion made.
 
@@ -59,7 +68,7 @@ def decode_image(data: bytes, name: str = "input") -> tuple[np.ndarray, list[str
 
     notes: list[str] = []
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _open(data) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise LimitError(f"{name}: {img.width}x{img.height} exceeds the limit of {MAX_PIXELS} pixels")
             frames = getattr(img, "n_frames", 1)
