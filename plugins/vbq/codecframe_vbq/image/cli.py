@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--methods", nargs="+", default=None,
                    help="subset of vbq vbq-raw-sigma vbq-mean-sigma uniform-range uniform-step kmeans jpeg jpeg-444 "
                    "webp avif (default: all; uniform, k-means and the σ variants need torch)")
+    r.add_argument("--previous", nargs=2, default=None, metavar=("VAE", "TABLES"),
+                   help="also evaluate another model (e.g. the previously shipped one) by its asset references "
+                   "sha256:... of the VAE weights and the VBQ tables, as method vbq-previous")
     r.add_argument("--bpp-range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
                    help="rates of the baseline over which the range BD-rates are taken (default 0.15 0.6)")
     r.set_defaults(func=_rd)
@@ -133,7 +136,9 @@ def _rd(args: argparse.Namespace) -> int:
     if not 0 < lo < hi:
         raise InputError(f"--bpp-range needs 0 < LO < HI, got {lo:g} {hi:g}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    result = evaluate(ImageCodec(), images, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True))
+    others = {"vbq-previous": ImageCodec(vae=args.previous[0], tables=args.previous[1])} if args.previous else None
+    result = evaluate(ImageCodec(), images, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True),
+                      other_codecs=others)
     summary = summarize(result, (lo, hi))
     atomic_write(args.out_dir / "rd.json", json.dumps({**result, "summary": summary}, indent=1).encode())
     atomic_write(args.out_dir / "rd.md", markdown(result, summary).encode())

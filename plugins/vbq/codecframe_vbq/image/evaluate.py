@@ -188,10 +188,12 @@ def _pillow_points(method: str, name: str, image: np.ndarray, qualities: Sequenc
 
 
 def evaluate(codec: ImageCodec, images: Sequence[str] | Mapping[str, np.ndarray] = data.TEST, sweeps: dict | None = None,
-             methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
+             methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None,
+             other_codecs: Mapping[str, ImageCodec] | None = None) -> dict:
     """All points of every method on ``images`` (held-out names of :mod:`.data`, or name → uint8 RGB
     array for any other images), plus timings; see the module docstring. Pillow codecs this Pillow
-    lacks are left out (logged)."""
+    lacks are left out (logged). ``other_codecs`` (method name → codec, e.g. a previous model's
+    ``ImageCodec(vae=..., tables=...)``) are swept over the same λ as ``codec`` and reported as methods."""
     sweeps = {**DEFAULT_SWEEPS, **(sweeps or {})}
     wanted = list(methods or ALL_METHODS)
     methods = available_methods(wanted)
@@ -213,9 +215,17 @@ def evaluate(codec: ImageCodec, images: Sequence[str] | Mapping[str, np.ndarray]
     fitted = {m: _codebook_quantizers(m, makers[m], sweeps[m], train_mu) for m in methods if m in makers}
     if fitted or variants:
         log(f"baselines fitted at {time.perf_counter() - t0:.1f} s")
+    others = dict(other_codecs or {})
+    clash = set(others) & set(ALL_METHODS)
+    if clash:
+        raise ValueError(f"other codecs may not reuse method names: {', '.join(sorted(clash))}")
     points: list[Point] = []
     for i, (name, image) in enumerate(arrays.items(), 1):
         post = codec.posterior(image)
+        for method, other in others.items():
+            t1 = time.perf_counter()
+            points += _vbq_points(method, other, name, image, other.posterior(image), sweeps["vbq"])
+            log(f"[{i}/{len(arrays)}] {name} {method}: {len(sweeps['vbq'])} points in {time.perf_counter() - t1:.1f} s")
         for method in methods:
             t1, before = time.perf_counter(), len(points)
             if method == "vbq":
@@ -228,5 +238,5 @@ def evaluate(codec: ImageCodec, images: Sequence[str] | Mapping[str, np.ndarray]
                 points += _pillow_points(method, name, image, sweeps[method])
             log(f"[{i}/{len(arrays)}] {name} {method}: {len(points) - before} points in "
                 f"{time.perf_counter() - t1:.1f} s (total {time.perf_counter() - t0:.0f} s)")
-    return {"images": {n: list(a.shape[:2]) for n, a in arrays.items()}, "methods": methods,
+    return {"images": {n: list(a.shape[:2]) for n, a in arrays.items()}, "methods": methods + list(others),
             "points": [dataclasses.asdict(p) for p in points], "seconds": time.perf_counter() - t0}

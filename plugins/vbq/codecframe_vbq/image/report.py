@@ -32,7 +32,7 @@ BPP_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 LABELS = {
     "vbq": "VBQ (shipped)", "vbq-raw-sigma": "VBQ, raw σ (α = 1)", "vbq-mean-sigma": "VBQ, σ = channel mean (α = 0)", "uniform-range": "uniform, per-channel range (L levels)",
     "uniform-step": "uniform, global step Δ", "kmeans": "k-means per channel", "jpeg": "JPEG 4:2:0 (Pillow)",
-    "jpeg-444": "JPEG 4:4:4 (Pillow)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)",
+    "jpeg-444": "JPEG 4:4:4 (Pillow)", "vbq-previous": "VBQ (--previous model)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)",
 }
 
 
