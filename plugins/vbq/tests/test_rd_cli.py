@@ -40,6 +40,9 @@ def test_rd_api_with_pillow_baselines_gives_real_files_and_range_bd_rates(photo)
     ranged = summary["bd_rate_vbq_vs_over_range"]
     assert ranged["bpp_range"] == [0.2, 1.5] and set(ranged["vs"]) == set(sweeps) - {"vbq"}
     assert ranged["vs"]["jpeg"]["per_image"]["crop"] is not None and np.isfinite(ranged["vs"]["jpeg"]["mean_psnr"])
+    q_lo, q_hi = ranged["vs"]["jpeg"]["psnr_interval"]["crop"]
+    vbq_psnr = [p["psnr"] for p in result["points"] if p["method"] == "vbq"]
+    assert min(vbq_psnr) <= q_lo < q_hi <= max(vbq_psnr)  # only qualities both curves reach
     assert set(summary["checks"]) >= {f"vbq_over_{m}_all_rates" for m in ev.PILLOW_CODECS}
     text = markdown(result, summary)
     assert "AVIF (Pillow)" in text and "0.2–1.5 bpp" in text

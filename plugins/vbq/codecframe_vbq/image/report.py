@@ -18,7 +18,7 @@ import numpy as np
 
 from codecframe.io import atomic_write
 
-from .metrics import bd_rate, bd_rate_between
+from .metrics import bd_quality_interval, bd_rate, bd_rate_between
 
 __all__ = ["summarize", "markdown", "plot", "BPP_GRID", "BPP_RANGE"]
 
@@ -98,9 +98,11 @@ def summarize(result: dict, bpp_range: tuple[float, float] = BPP_RANGE) -> dict:
         bd[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
     ranged = {}
     for m in others:
-        per = {img: bd_rate_between(*_curve(points, m, img), *_curve(points, "vbq", img), *bpp_range) for img in images}
+        curves = {img: (*_curve(points, m, img), *_curve(points, "vbq", img)) for img in images}
+        per = {img: bd_rate_between(*c, *bpp_range) for img, c in curves.items()}
         vals = [v for v in per.values() if v is not None]
-        ranged[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
+        ranged[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None,
+                     "psnr_interval": {img: bd_quality_interval(*c, *bpp_range) for img, c in curves.items()}}
     checks: dict[str, dict] = {}
     for m in ("uniform-range", "uniform-step", "vbq-raw-sigma", "vbq-mean-sigma", "kmeans"):
         if m in methods:
@@ -153,8 +155,12 @@ def markdown(result: dict, summary: dict) -> str:
         lines += ["", f"| BD-rate (PSNR) of VBQ over the other's {lo:g}–{hi:g} bpp, against | "
                   + " | ".join(result["images"]) + " | mean |", "|---|" + "---|" * (len(result["images"]) + 1)]
         for m, v in ranged["vs"].items():
-            lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(f"{_fmt(x, '+.1f')} %" for x in v["per_image"].values())
-                         + f" | {_fmt(v['mean_psnr'], '+.1f')} % |")
+            cells = [f"{_fmt(x, '+.1f')} %" + ("" if q is None else f" ({q[0]:.1f}–{q[1]:.1f} dB)")
+                     for x, q in zip(v["per_image"].values(), v["psnr_interval"].values())]
+            lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {_fmt(v['mean_psnr'], '+.1f')} % |")
+        lines += ["", "Each range BD-rate averages over the PSNR interval in brackets: the other method's PSNR over "
+                  "that rate range, where VBQ also reaches it. Qualities that only one method reaches (above VBQ's "
+                  "ceiling) do not enter any BD-rate; the crossovers below show them."]
     unc = summary.get("bd_rate_raw_sigma_vs_mean_sigma")
     if unc:
         lines += ["", "Does uncertainty matter: BD-rate (PSNR) of VBQ with raw σ against VBQ with σ = channel mean: "
