@@ -1,6 +1,7 @@
 """Peak RSS of ``codecframe image compress|decompress`` as whole processes on very wide and large images.
 
-Each measurement is a fresh process (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at exit), so
+Each measurement is a fresh process (its ``VmHWM`` from ``/proc/self/status`` at exit: the peak of
+the process image itself; ``ru_maxrss`` would start from the parent's RSS at exec), so
 interpreter, imports and model load are included. ``--one-pass`` repeats the decompressions with
 tiling switched off (``network.TILE_BYTES`` = 2^60), i.e. the single pass used before.
 
@@ -21,13 +22,14 @@ import numpy as np
 from PIL import Image
 
 RUN = """
-import resource, sys
+import sys
 if sys.argv[1] == "one-pass":
     from codecframe_vbq.image import network
     network.TILE_BYTES = 1 << 60
 from codecframe.cli.main import main
 code = main(sys.argv[2:])
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(code, int(hwm.split()[1]) // 1024)  # this process image's peak (ru_maxrss would include the parent's at exec)
 """
 
 

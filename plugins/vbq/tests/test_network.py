@@ -155,15 +155,16 @@ def test_decoding_a_very_wide_image_is_memory_bounded():
 
 
 _RSS = """
-import resource, sys
+import sys
 from codecframe.cli.main import main
 code = main(sys.argv[1:])
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(code, int(hwm.split()[1]) // 1024)  # this process image's peak (ru_maxrss would include the parent's at exec)
 """
 
 
 def _cli_rss_mib(*args: str) -> int:
-    """Peak RSS (MiB) of a fresh process running ``codecframe ARGS`` (must succeed)."""
+    """Peak RSS (MiB, VmHWM) of a fresh process running ``codecframe ARGS`` (must succeed)."""
     res = subprocess.run([sys.executable, "-c", _RSS, *args], capture_output=True, text=True, check=True)
     code, rss = res.stdout.split()[-2:]
     assert code == "0", res.stderr
@@ -188,9 +189,9 @@ def test_image_decompress_of_a_1x2_18_image_stays_under_512_mib(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_1x2_22_image_compresses_within_1_gib_and_decompresses_within_768_mib(tmp_path):
+def test_a_1x2_22_image_compresses_within_1_gib_and_decompresses_within_512_mib(tmp_path):
     """Issue 17 item 7 / 19 B2: 1×2^22 pixels took 8.8 GB to decompress; measured with tiles: compress
-    537 MiB, decompress 389-531 MiB (glibc's heap reuse varies between runs)."""
+    549 MiB, decompress 390 MiB (benchmarks/vbq/memory_bound.py)."""
     _wide_png(tmp_path / "w.png", 1 << 22)
     assert _cli_rss_mib("image", "compress", str(tmp_path / "w.png"), "-o", str(tmp_path / "w.cfr")) < 1024
-    assert _cli_rss_mib("image", "decompress", str(tmp_path / "w.cfr"), "-o", str(tmp_path / "o.png")) < 768
+    assert _cli_rss_mib("image", "decompress", str(tmp_path / "w.cfr"), "-o", str(tmp_path / "o.png")) < 512

@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rate = c.add_mutually_exclusive_group()
     rate.add_argument("--lambda", dest="lam", type=float, help=f"rate-distortion trade-off λ > 0 (default {DEFAULT_LAMBDA}); larger is smaller")
     rate.add_argument("--bpp", type=float, help="largest file size in bits per pixel (header included); λ by bisection")
+    c.add_argument("--refine", type=int, default=0, metavar="N",
+                   help="N steps of encoder-side refinement of the posterior on this image (imports torch; "
+                   "the file format and decoder are unchanged; default 0)")
     c.set_defaults(func=_compress)
 
     d = sub.add_parser("decompress", help=".cfr container -> PNG")
@@ -65,9 +68,9 @@ def _compress(args: argparse.Namespace) -> int:
         print(f"codecframe image: {note}", file=sys.stderr)
     codec = ImageCodec()
     if args.bpp is not None:
-        encoded = codec.encode_bpp(image, args.bpp)
+        encoded = codec.encode_bpp(image, args.bpp, refine=args.refine)
     else:
-        encoded = codec.encode(image, DEFAULT_LAMBDA if args.lam is None else args.lam)
+        encoded = codec.encode(image, DEFAULT_LAMBDA if args.lam is None else args.lam, refine=args.refine)
     atomic_write(args.output, encoded.data)
     print(f"{args.output}: {len(encoded.data)} bytes, {encoded.bpp:.4f} bpp, λ = {encoded.lam:.6g}, "
           f"{image.shape[1]}x{image.shape[0]}, {time.perf_counter() - t0:.2f} s", file=sys.stderr)

@@ -108,14 +108,25 @@ class ImageCodec:
                            **({"channels": 1} if grey else {})}}
         return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
 
-    def encode(self, image: np.ndarray, lam: float) -> Encoded:
-        """Compress at λ (larger λ: fewer bits)."""
+    def refined_posterior(self, image: np.ndarray, refine: int = 0) -> GaussianPosterior:
+        """:meth:`posterior`, then ``refine`` steps of per-image refinement (:mod:`.refine`; torch)."""
+        image = _check_image(image)
+        post = self.posterior(image)
+        if refine:
+            from .refine import refine_posterior
+
+            rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+            post = refine_posterior(self.model, rgb, post, refine)
+        return post
+
+    def encode(self, image: np.ndarray, lam: float, refine: int = 0) -> Encoded:
+        """Compress at λ (larger λ: fewer bits); ``refine``: steps of encoder-side refinement."""
         check_lambda(lam, "--lambda")
         image = _check_image(image)
-        data = self.encode_posterior(self.posterior(image), image.shape[:2], lam, image.ndim == 2)
+        data = self.encode_posterior(self.refined_posterior(image, refine), image.shape[:2], lam, image.ndim == 2)
         return Encoded(data, float(lam), 8 * len(data) / (image.shape[0] * image.shape[1]))
 
-    def encode_bpp(self, image: np.ndarray, bpp: float, iterations: int = 30) -> Encoded:
+    def encode_bpp(self, image: np.ndarray, bpp: float, iterations: int = 30, refine: int = 0) -> Encoded:
         """The best quality whose file (header included) is at most ``bpp`` bits per pixel.
 
         Bisection on log2 λ over :data:`LOG2_LAMBDA_RANGE`; InputError if even the largest λ
@@ -124,7 +135,7 @@ class ImageCodec:
         if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not math.isfinite(bpp) or bpp <= 0:
             raise InputError(f"--bpp must be a finite number > 0, got {bpp!r}")
         image = _check_image(image)
-        post = self.posterior(image)
+        post = self.refined_posterior(image, refine)
         pixels = image.shape[0] * image.shape[1]
         budget = bpp * pixels / 8
 
