@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import CodecframeError
 from ..registry import load_group
 from . import core_commands
+from ..registry import CHOOSE_ENV, registry  # noqa: I001 - own line: merges cleanly beside other edits
 
 COMMAND_GROUP = "codecframe.commands"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -24,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"codecframe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     core_commands.register(sub)
+    parser.add_argument("--choose", action="append", default=[], metavar="KIND:ID=DIST",
+                        help=f"use DIST's component where several distributions provide KIND:ID (repeatable; or ${CHOOSE_ENV})")
     loaded, failed = load_group(COMMAND_GROUP)
     for ep, register in loaded:
         try:
@@ -41,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        registry.choose_all(args.choose)
         return int(args.func(args) or 0)
     except CodecframeError as exc:
         print(f"codecframe: error: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from .corpus import Corpus, CorpusError, Vector, default_corpus
 from .decoding import DecodedSymbols, decode_with_symbols
 from .generate import generate
 from .runner import CommandDecoder, InProcessDecoder, Outcome, Result, run
+from .cases import Tolerance  # noqa: E402,F401,I001 - (max_abs, rmse) per group; own line for clean merges
 
 __all__ = [
     "Corpus",

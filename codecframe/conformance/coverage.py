@@ -49,13 +49,23 @@ def vector_table(corpus: Corpus, spec: str) -> str:
         if not sections:
             continue
         if vector.kind == "positive":
-            sym = "; ".join(f"`{g['name']}` symbols `{g['symbols_sha256'][:16]}…`" for g in vector.case["groups"])
-            expected = f"decodes exactly ({sym})"
+            groups = vector.case["groups"]
+            sym = "; ".join(f"`{g['name']}` symbols `{g['symbols_sha256'][:16]}…`" + _within(g) for g in groups)
+            exact = not any(_within(g) for g in groups)
+            expected = f"decodes exactly ({sym})" if exact else f"symbols exact, values within tolerance ({sym})"
         else:
             expected = f"*{vector.case['expected_error']}*"
         nums = ", ".join(f"§{s.split('§', 1)[1]}" for s in sections)
         lines.append(f"| `{vector.name}` | {vector.kind} | {nums} | {expected} |")
     return "\n".join(lines)
+
+
+def _within(group: dict) -> str:
+    """``", values within max-abs A, RMSE R"`` for a group with a non-zero tolerance, else ``""``."""
+    tol = group.get("tolerance") or {}
+    if not any(tol.values()):
+        return ""
+    return f", values within max-abs {tol.get('max_abs', 0.0):g}, RMSE {tol.get('rmse', 0.0):g}"
 
 
 def replace_marked(text: str, table: str) -> str:
