@@ -8,6 +8,9 @@ Three measurements, each the median of ``--repeats`` runs:
 - peer: the same process-level measurement for Pillow JPEG (quality 75) encode and decode.
 
     python benchmarks/vbq/codec_speed.py --out benchmarks/vbq/codec_speed.json
+
+``--baseline-path DIR`` also times (interleaved, same runs) the CLI with DIR first on PYTHONPATH,
+e.g. an older ``codecframe_vbq`` package exported with ``git archive``, and reports the ratios.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ else:
 """
 
 
-def _wall(cmd: list[str]) -> float:
+def _wall(cmd: list[str], env: dict | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
     return time.perf_counter() - t
 
 
@@ -60,6 +63,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("benchmarks/vbq/codec_speed.json"))
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--baseline-path", type=Path, default=None, help="PYTHONPATH entry holding a baseline codecframe_vbq")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vbq-speed-"))
     src = work / "astronaut.png"
@@ -68,11 +72,22 @@ def main() -> int:
     env = dict(os.environ)
     rows: dict[str, list[float]] = {k: [] for k in ("cli_compress", "cli_decompress", "cold_compress", "cold_decompress",
                                                       "jpeg_compress_process", "jpeg_decompress_process")}
+    base_env = None
+    if args.baseline_path is not None:
+        base_env = {**env, "PYTHONPATH": str(args.baseline_path.resolve())}
+        rows.update(baseline_cli_compress=[], baseline_cli_decompress=[])
     load_before = open("/proc/loadavg").read().split()[:3]
     _wall([cli, "image", "compress", str(src), "-o", str(work / "warm.cfr")])  # fill the numba cache once
+    if base_env is not None:
+        _wall([cli, "image", "compress", str(src), "-o", str(work / "warm0.cfr")], base_env)
     for _ in range(args.repeats):
         rows["cli_compress"].append(_wall([cli, "image", "compress", str(src), "-o", str(work / "a.cfr"), "--lambda", "1"]))
         rows["cli_decompress"].append(_wall([cli, "image", "decompress", str(work / "a.cfr"), "-o", str(work / "a.png")]))
+        if base_env is not None:
+            rows["baseline_cli_compress"].append(_wall([cli, "image", "compress", str(src), "-o", str(work / "a0.cfr"),
+                                                        "--lambda", "1"], base_env))
+            rows["baseline_cli_decompress"].append(_wall([cli, "image", "decompress", str(work / "a0.cfr"), "-o",
+                                                          str(work / "a0.png")], base_env))
         for mode, inp, out in (("compress", src, work / "b.cfr"), ("decompress", work / "a.cfr", work / "b.png")):
             res = subprocess.run([sys.executable, "-c", COLD, mode, str(inp), str(out)], check=True, capture_output=True,
                                  text=True, env=env)
@@ -83,7 +98,13 @@ def main() -> int:
               "median_s": {k: statistics.median(v) for k, v in rows.items()}, "all_s": rows,
               "cfr_bytes": (work / "a.cfr").stat().st_size, "loadavg_before": load_before,
               "loadavg_after": open("/proc/loadavg").read().split()[:3], "cpu_count": os.cpu_count(),
-              "command": "python benchmarks/vbq/codec_speed.py"}
+              "command": "python benchmarks/vbq/codec_speed.py " + " ".join(sys.argv[1:])}
+    if base_env is not None:
+        med = result["median_s"]
+        result["baseline_path"] = str(args.baseline_path)
+        result["ratio_to_baseline"] = {k: med[f"cli_{k}"] / med[f"baseline_cli_{k}"] for k in ("compress", "decompress")}
+        result["same_file_as_baseline"] = (work / "a.cfr").read_bytes() == (work / "a0.cfr").read_bytes()
+        result["same_png_as_baseline"] = (work / "a.png").read_bytes() == (work / "a0.png").read_bytes()
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["median_s"], indent=1))
     return 0

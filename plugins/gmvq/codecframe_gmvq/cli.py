@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 import io
 import json
+import math
 import sys
+import warnings
 import time
 from pathlib import Path
 
@@ -102,25 +104,92 @@ def _tokenizer(path: Path | None):
     return Tokenizer.load(path)
 
 
-def _read_image(path: Path) -> np.ndarray:
-    if path.suffix.lower() == ".npy":
-        try:
-            arr = np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
-        except ValueError as exc:
-            raise InputError(f"{path}: not a readable .npy array: {exc}") from None
-        return arr
-    from PIL import Image, UnidentifiedImageError
+#: Largest input accepted (pixels, or array elements of a .npy), checked from the file's header.
+MAX_PIXELS = 1 << 26
+_ORIENTATION = 0x0112
 
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A .npy array, its header (shape, dtype) checked before any data is read."""
+    from codecframe.errors import LimitError
+
+    buf = io.BytesIO(read_bytes(path, max_bytes=1 << 31))
     try:
-        with Image.open(io.BytesIO(read_bytes(path))) as img:
-            return datasets.image_to_gray(np.asarray(img.convert("L") if img.mode not in ("L", "RGB", "RGBA") else img))
-    except (UnidentifiedImageError, OSError) as exc:
+        version = np.lib.format.read_magic(buf)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0(buf) if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0(buf))
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy array: {exc}") from None
+    if dtype.kind not in "fiu" or len(shape) not in (2, 3):
+        raise InputError(f"{path}: .npy of {dtype} {shape}; expected a numeric 2-D image or (N, S, S) stack")
+    if math.prod(shape) > MAX_PIXELS:
+        raise LimitError(f"{path}: .npy shape {shape} exceeds the limit of {MAX_PIXELS} elements")
+    buf.seek(0)
+    try:
+        return np.load(buf, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy array: {exc}") from None
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, list[str]]:
+    """A 2-D gray image in [0, 1] (or a .npy array as stored) and notes on conversions made.
+
+    The same input policy as ``codecframe image compress`` (docs/vbq.md), then gray by ITU-R 601
+    luma: 16-bit samples keep their high byte; an EXIF orientation is applied; a fully opaque alpha
+    channel is dropped; transparency, 32-bit integer or float samples, multi-frame images and more
+    than :data:`MAX_PIXELS` pixels (checked from the header) are refused.
+    """
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path), []
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from codecframe.errors import LimitError
+
+    data = read_bytes(path, max_bytes=1 << 30)
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own, lower limit follows
+            img = Image.open(io.BytesIO(data))
+        with img:
+            if img.width * img.height > MAX_PIXELS:
+                raise LimitError(f"{path}: {img.width}x{img.height} exceeds the limit of {MAX_PIXELS} pixels")
+            if getattr(img, "n_frames", 1) > 1:
+                raise InputError(f"{path}: {img.format} with {img.n_frames} frames; extract the frame you want first")
+            mode = img.mode
+            if mode in ("I", "F"):
+                raise InputError(f"{path}: {mode} image with 32-bit samples; 8- and 16-bit images are accepted")
+            img.load()
+            if img.getexif().get(_ORIENTATION, 1) in range(2, 9):
+                img = ImageOps.exif_transpose(img)
+                notes.append(f"{path}: applied the EXIF orientation")
+            if "A" in img.getbands() or mode in ("PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
+                img = img.convert("RGBA")
+                if np.asarray(img)[..., 3].min() < 255:
+                    raise InputError(f"{path}: {mode} image with transparency; flatten it onto a background first")
+                notes.append(f"{path}: dropped a fully opaque alpha channel")
+            if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] > 8 or mode.startswith("I;16"):
+                notes.append(f"{path}: reduced 16-bit samples to 8 bits (high byte)")
+            if img.mode.startswith("I;16"):
+                arr = (np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8)
+            else:
+                arr = np.asarray(img.convert("L") if img.mode not in ("L", "RGB") else img)
+                if img.mode != "L":
+                    notes.append(f"{path}: converted {img.mode} to gray (ITU-R 601 luma)")
+    except (InputError, LimitError):
+        raise
+    except Image.DecompressionBombError as exc:
+        raise LimitError(f"{path}: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InputError(f"{path}: not a readable image: {exc}") from None
+    return datasets.image_to_gray(arr), notes
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
+    arr, notes = _read_image(args.input)
+    for note in notes:
+        print(f"codecframe gmvq: {note}", file=sys.stderr)
     tok = _tokenizer(args.model)
-    arr = _read_image(args.input)
     if arr.ndim == 3 and arr.shape[1:] == (tok.image_size, tok.image_size):
         data = tok.compress(arr)
         what = f"{len(arr)} images"

@@ -52,3 +52,54 @@ def test_shipped_model_png_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["gmvq", "compress", str(tmp_path / "s.npy"), "-o", str(tmp_path / "s.cfr")]) == 0
     assert main(["gmvq", "decompress", str(tmp_path / "s.cfr"), "-o", str(tmp_path / "s.png")]) == 1
     assert "3 separate images" in capsys.readouterr().err
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _png(width: int, height: int, depth: int, color: int, rows: bytes) -> bytes:
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(rows))
+            + _png_chunk(b"IEND", b""))
+
+
+def test_image_input_policy_matches_image_compress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 19: 16-bit PNGs and float TIFFs were taken silently, animated GIFs lost frames, and a
+    .npy or PNG header declaring 100000² pixels gave a traceback."""
+    from codecframe_gmvq.cli import _read_image
+
+    # 16-bit: the high byte, with a note (as codecframe image compress)
+    values = np.random.default_rng(0).integers(0, 1 << 16, (5, 7), dtype=np.uint16)
+    (tmp_path / "g16.png").write_bytes(_png(7, 5, 16, 0, b"".join(b"\x00" + r.astype(">u2").tobytes() for r in values)))
+    arr, notes = _read_image(tmp_path / "g16.png")
+    np.testing.assert_array_equal(arr, ((values >> 8).astype(np.float64) / 255).astype(np.float32))
+    assert any("16-bit" in n for n in notes)
+    rgb16 = np.random.default_rng(1).integers(0, 1 << 16, (4, 6, 3), dtype=np.uint16)
+    (tmp_path / "c16.png").write_bytes(_png(6, 4, 16, 2, b"".join(b"\x00" + r.astype(">u2").tobytes() for r in rgb16)))
+    assert main(["gmvq", "compress", str(tmp_path / "c16.png"), "-o", str(tmp_path / "c16.cfr")]) == 0
+    assert "16-bit" in capsys.readouterr().err
+    # refused: float samples, several frames, transparency, huge headers (.npy and PNG)
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(tmp_path / "f.tiff")
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue", "green")]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    rgba = np.full((8, 8, 4), 255, np.uint8)
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    (tmp_path / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\x00" * 64)
+    (tmp_path / "huge.png").write_bytes(_png(100_000, 100_000, 8, 0, b"\x00" * 64))
+    (tmp_path / "big.png").write_bytes(_png(1 << 14, 1 << 13, 8, 0, b"\x00" * 64))
+    for name, message in [("f.tiff", "32-bit"), ("a.gif", "3 frames"), ("t.png", "transparency"),
+                          ("huge.npy", "exceeds the limit"), ("huge.png", "exceeds"), ("big.png", "exceeds the limit")]:
+        assert main(["gmvq", "compress", str(tmp_path / name), "-o", str(tmp_path / "x.cfr")]) in (1, 2), name
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (name, err)
+        assert not (tmp_path / "x.cfr").exists()

@@ -11,9 +11,9 @@ import numpy as np
 
 from codecframe.abc import HasStd, Posterior, Quantizer
 from codecframe.assets import asset_ref, load_asset, parse_ref
-from codecframe.errors import ConfigError, FormatError, InputError
+from codecframe.errors import ConfigError, FormatError, InputError, LimitError
 from codecframe.io import atomic_write
-from codecframe.probability import ProbabilityModel
+from codecframe.probability import MAX_TABLE_ENTRIES, ProbabilityModel
 from codecframe.types import Quantized
 
 from .calibration import INFO_KEY, SigmaCalibration
@@ -244,6 +244,7 @@ class VBQQuantizer(Quantizer):
             search(mu, sd, chan64, np.ascontiguousarray(tables.points), tables.guide, lengths, lam, out)
             side: dict[str, Any] = {"table": j}
         else:
+            self._check_table_size(channels, InputError)
             knots = np.stack([quantile_knots(mu[chan64 == c], self.config.knots) for c in range(channels)])
             knots = knots.astype(np.float32)  # carried in the side info; float32 halves its size
             points = knot_points(knots, r)
@@ -256,6 +257,14 @@ class VBQQuantizer(Quantizer):
             counts = _fit_level_counts(self._level_counts(out, chan64, channels))
             side = {"knots": knots, "levels": [[int(v) for v in row] for row in counts]}
         return Quantized(out, {"lambda": lam}, side, shape, dtype)
+
+    def _check_table_size(self, channels: int, error: type[Exception]) -> None:
+        """Refuse an adaptive-mode model table (channels × grid points) beyond the coders' table limit,
+        before the grid points or counts are allocated."""
+        entries = channels * (grid_size(self.config.r_max) + 1)
+        if entries > MAX_TABLE_ENTRIES:
+            raise error(f"{self.describe()}: {channels} channels at r_max {self.config.r_max} need a model table of "
+                        f"{entries} entries, more than the limit of {MAX_TABLE_ENTRIES}")
 
     def _level_counts(self, symbols: np.ndarray, chan: np.ndarray, channels: int) -> np.ndarray:
         r = self.config.r_max
@@ -273,6 +282,7 @@ class VBQQuantizer(Quantizer):
             return tables.points, j
         if not isinstance(side, Mapping) or set(side) != {"knots", "levels"}:
             raise FormatError(f"{self.describe()}: side info must hold exactly 'knots' and 'levels'")
+        self._check_table_size(channels, LimitError)
         knots, counts = side["knots"], side["levels"]
         if not (isinstance(knots, np.ndarray) and knots.dtype == np.float32 and knots.shape == (channels, self.config.knots + 1)):
             raise FormatError(f"{self.describe()}: side 'knots' must be float32 {(channels, self.config.knots + 1)}")

@@ -6,13 +6,14 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from PIL import Image
 
 import codecframe
 from codecframe import container
 from codecframe.assets import asset_ref, find_asset
 from codecframe.cli.main import main as cli
-from codecframe.errors import AssetError, FormatError
+from codecframe.errors import AssetError, FormatError, LimitError
 from codecframe.io import atomic_write
 
 from codecframe_vbq.assets import asset_paths
@@ -87,13 +88,20 @@ def test_rate_falls_with_lambda_and_bpp_is_met(small):
         assert encoded.bpp <= bpp
 
 
-def _bad_png16(tmp_path):
-    path = tmp_path / "deep.png"
-    Image.fromarray(np.full((8, 8), 4000, np.uint16)).save(path)
+def _float_tiff(tmp_path):
+    path = tmp_path / "deep.tiff"
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(path)
     return path
 
 
-@pytest.mark.parametrize("case", ["not_image", "16bit", "transparent", "zero_size", "lambda0", "lambda_nan",
+def _animated_gif(tmp_path):
+    path = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
+@pytest.mark.parametrize("case", ["not_image", "float", "animated", "transparent", "zero_size", "lambda0", "lambda_nan",
                                   "lambda_neg", "bpp_unreachable", "bpp_nan", "missing"])
 def test_bad_input_gives_a_clear_error_and_no_output(tmp_path, small, capsys, case):
     out = tmp_path / "out.cfr"
@@ -101,8 +109,10 @@ def test_bad_input_gives_a_clear_error_and_no_output(tmp_path, small, capsys, ca
     if case == "not_image":
         (tmp_path / "x.png").write_bytes(b"hello, not an image")
         args = [str(tmp_path / "x.png")]
-    elif case == "16bit":
-        args = [str(_bad_png16(tmp_path))]
+    elif case == "float":
+        args = [str(_float_tiff(tmp_path))]
+    elif case == "animated":
+        args = [str(_animated_gif(tmp_path))]
     elif case == "transparent":
         rgba = np.dstack([small, np.full(small.shape[:2], 100, np.uint8)])
         args = [str(_png(tmp_path, rgba))]
@@ -122,7 +132,7 @@ def test_bad_input_gives_a_clear_error_and_no_output(tmp_path, small, capsys, ca
     err = capsys.readouterr().err
     assert code == (3 if case == "missing" else 1) and "codecframe: error:" in err  # 3: an OS error
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out.cfr")]
-    expect = {"not_image": "not an image", "16bit": "16", "transparent": "transparency", "zero_size": "",
+    expect = {"not_image": "not an image", "float": "32-bit float", "animated": "2 frames", "transparent": "transparency", "zero_size": "",
               "lambda0": "λ", "lambda_nan": "λ", "lambda_neg": "λ", "bpp_unreachable": "unreachable",
               "bpp_nan": "--bpp", "missing": "no such file"}[case]
     assert expect in err
@@ -169,7 +179,7 @@ def test_demo_writes_real_files(tmp_path):
     assert rows[-1]["bits_per_element"] <= 0.3
 
 
-@pytest.mark.parametrize("change", ["huge", "zero", "shape", "channels", "vae", "no_meta"])
+@pytest.mark.parametrize("change", ["huge", "zero", "shape", "channels", "vae", "no_meta", "grey3", "extra_key"])
 def test_inconsistent_image_headers_are_refused_before_decoding(small, change):
     box = container.read(ImageCodec().encode(small, 1.0).data)
     header = {k: v for k, v in box.header.items() if k != "streams"}
@@ -185,7 +195,103 @@ def test_inconsistent_image_headers_are_refused_before_decoding(small, change):
         group["shape"] = [31, *group["shape"][1:]]
     elif change == "vae":
         info["vae"] = "sha256:nothex"
+    elif change == "grey3":
+        info["channels"] = 3
+    elif change == "extra_key":
+        info["alpha"] = True
     header["meta"] = {} if change == "no_meta" else {"vbq_image": info}
     header["groups"] = [group]
-    with pytest.raises(FormatError):
+    with pytest.raises(LimitError if change == "huge" else FormatError):
         ImageCodec.decode(container.write(header, list(box.streams)))
+
+
+def test_grey_is_coded_as_grey_and_decodes_to_one_channel(tmp_path, small, capsys):
+    grey = np.asarray(Image.fromarray(small).convert("L"))
+    codec = ImageCodec()
+    encoded = codec.encode(grey, 1.0)
+    header = container.read(encoded.data).header
+    assert header["meta"]["vbq_image"]["channels"] == 1
+    # the latents are those of the image with R = G = B: the files differ only in the meta entry
+    tripled = container.read(codec.encode(np.repeat(grey[:, :, None], 3, axis=2), 1.0).data)
+    assert list(container.read(encoded.data).streams) == list(tripled.streams)
+    decoded, _ = ImageCodec.decode(encoded.data)
+    assert decoded.shape == grey.shape and decoded.dtype == np.uint8
+    rgb, _ = ImageCodec.decode(codec.encode_posterior(codec.posterior(grey), grey.shape, 1.0))
+    mean = np.clip(np.rint(rgb.astype(np.float64).mean(axis=2)), 0, 255)
+    assert np.abs(decoded.astype(np.float64) - mean).max() <= 1  # the mean of the decoded channels
+    assert psnr(grey, decoded) > 20
+    path = tmp_path / "g.png"
+    Image.fromarray(grey).save(path)
+    assert cli(["image", "compress", str(path), "-o", str(tmp_path / "g.cfr")]) == 0
+    assert cli(["image", "decompress", str(tmp_path / "g.cfr"), "-o", str(tmp_path / "g2.png")]) == 0
+    with Image.open(tmp_path / "g2.png") as out:
+        assert out.mode == "L" and out.size == (grey.shape[1], grey.shape[0])
+
+
+_MODES = ["RGB", "L", "1", "P", "RGBA", "LA", "PA", "CMYK", "YCbCr", "I;16", "I", "F", "HSV", "LAB", "RGBX"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mode=st.sampled_from(_MODES), fmt=st.sampled_from(["PNG", "TIFF", "WEBP", "JPEG", "GIF", "BMP"]),
+       h=st.integers(1, 40), w=st.integers(1, 40), alpha=st.sampled_from([255, 0]), seed=st.integers(0, 2**16))
+def test_any_image_mode_and_shape_round_trips_or_is_refused_cleanly(mode, fmt, h, w, alpha, seed):
+    """Issue 17 item 7: every mode Pillow writes either codes (grey as grey) or gets a codecframe error."""
+    from codecframe.errors import CodecframeError
+    from codecframe_vbq.image.files import decode_image
+
+    rng = np.random.default_rng(seed)
+    rgba = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    rgba[..., 3] = np.maximum(rgba[..., 3], alpha)  # alpha 255: opaque everywhere; 0: random transparency
+    base = Image.fromarray(rgba, "RGBA")
+    try:
+        img = (Image.fromarray(rng.integers(0, 1 << 16, (h, w), dtype=np.uint16)) if mode == "I;16"
+               else base.convert("L").convert(mode) if mode in ("I", "F") else base.convert(mode))
+        buf = io.BytesIO()
+        img.save(buf, format=fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)  # Pillow cannot write this mode in this format
+    data_bytes = buf.getvalue()
+    with Image.open(io.BytesIO(data_bytes)) as probe:
+        stored = probe.mode
+    try:
+        arr, notes = decode_image(data_bytes)
+    except CodecframeError as exc:
+        assert stored in ("I", "F") or "transparency" in str(exc), (stored, exc)
+        return
+    assert stored not in ("I", "F")
+    grey = stored in ("1", "L", "LA", "La") or stored.startswith("I;16")
+    assert arr.dtype == np.uint8 and arr.shape == ((h, w) if grey else (h, w, 3)), (stored, arr.shape)
+    encoded = ImageCodec().encode(arr, 4.0)
+    decoded, _ = ImageCodec.decode(encoded.data)
+    assert decoded.shape == arr.shape and decoded.dtype == np.uint8
+
+
+def test_refinement_improves_the_posterior_and_keeps_the_format(tmp_path, small, capsys):
+    """Issue 17 item 6: --refine N changes only the posterior handed to VBQ; files decode as any other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two OpenMP threads on a loaded 2-core machine are 30x slower here
+    try:
+        _check_refinement(tmp_path, small, capsys)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_refinement(tmp_path, small, capsys):
+    codec = ImageCodec()
+    plain = codec.refined_posterior(small, 0)
+    refined = codec.refined_posterior(small, 30)
+    assert refined.mean.shape == plain.mean.shape and refined.mean.dtype == np.float32
+    assert not np.array_equal(refined.mean, plain.mean)
+    assert np.array_equal(codec.refined_posterior(small, 30).mean, refined.mean)  # seeded
+    g = [psnr(small, codec.network.decode_image(p.mean, small.shape[:2])) for p in (plain, refined)]
+    assert g[1] > g[0] + 0.1, g  # the image's own ELBO, so g(μ) gets closer to the image
+    encoded = codec.encode(small, 1.0, refine=5)
+    header = container.read(encoded.data).header
+    assert set(header["meta"]["vbq_image"]) == {"height", "width", "vae"}
+    assert ImageCodec.decode(encoded.data)[0].shape == small.shape
+    path = _png(tmp_path, small)
+    assert cli(["image", "compress", str(path), "-o", str(tmp_path / "r.cfr"), "--refine", "3"]) == 0
+    assert cli(["image", "compress", str(path), "-o", str(tmp_path / "bad.cfr"), "--refine", "-1"]) == 1
+    assert "--refine" in capsys.readouterr().err and not (tmp_path / "bad.cfr").exists()

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from codecframe_vbq.image.metrics import bd_rate, ms_ssim, psnr, ssim_terms
+from hypothesis import given, settings, strategies as st
+
+from codecframe_vbq.image.metrics import bd_rate, bd_rate_between, ms_ssim, pareto, psnr, ssim_terms
 
 pytestmark = pytest.mark.nojit
 
@@ -48,3 +50,21 @@ def test_bd_rate():
     assert bd_rate(rate, q, rate / 2, q) == pytest.approx(-50.0, abs=1e-6)
     assert bd_rate(rate[:3], q[:3], rate, q) is None
     assert bd_rate(rate, q, rate, q + 100) is None
+
+
+@settings(deadline=None, max_examples=50)
+@given(factor=st.floats(0.3, 3.0), lo=st.floats(0.05, 0.4), width=st.floats(0.1, 1.0), n=st.integers(3, 20))
+def test_bd_rate_between_recovers_a_constant_rate_factor(factor, lo, width, n):
+    """B = A with every rate scaled by ``factor``: the range BD-rate is (factor - 1) · 100 % on any range."""
+    rate = np.exp(np.linspace(np.log(0.02), np.log(3.0), n))
+    quality = 20 + 6 * np.log2(rate) + 0.3 * np.sin(rate)
+    got = bd_rate_between(rate, quality, rate * factor, quality, lo, lo + width)
+    assert got is not None and abs(got - (factor - 1) * 100) < 1e-6 * max(1, abs(got))
+    assert bd_rate_between(rate, quality, rate, quality, lo, lo + width) == pytest.approx(0, abs=1e-9)
+
+
+def test_bd_rate_between_uses_pareto_frontiers_and_refuses_disjoint_ranges():
+    rate, quality = np.array([0.1, 0.2, 0.3, 0.4, 0.5]), np.array([25.0, 27.0, 26.0, 29.0, 30.0])
+    assert pareto(rate, quality)[0].tolist() == [0.1, 0.2, 0.4, 0.5]  # 0.3 bpp is beaten by 0.2
+    assert bd_rate_between(rate, quality, rate, quality, 2.0, 3.0) is None  # A never reaches the range
+    assert bd_rate_between(rate, quality, rate, quality + 100, 0.1, 0.5) is None  # no common quality

@@ -113,3 +113,85 @@ print("torch" in sys.modules)
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+@settings(deadline=None, max_examples=10)
+@given(layers=st.sampled_from([3, 4]), seed=st.integers(0, 2**16), h=st.integers(1, 70), w=st.integers(1, 70),
+       tile=st.sampled_from([1, 200_000, 2_000_000]))
+def test_tiles_cover_the_image_and_agree_with_one_pass(layers, seed, h, w, tile):
+    """Tiles with their halo give the one-pass result (up to BLAS summation order) for any shape."""
+    config = VAEConfig(layers=layers, hidden=8, latent=4)
+    net = network.VAENetwork(config, {k: v.numpy() for k, v in _random_model(config, seed).state_dict().items()})
+    image = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    one = net.encode_image(image, tile_bytes=1 << 40)
+    tiled = net.encode_image(image, tile_bytes=tile)
+    for a, b in zip(one, tiled):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    s = DOWNSAMPLING
+    padded = np.pad(image, ((0, -h % s), (0, -w % s), (0, 0)), mode="edge").astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(one[0], net.encode(padded)[0])  # one tile: exactly the plain pass
+    for grey in (False, True):
+        whole = net.decode_image(one[0], (h, w), grey, tile_bytes=1 << 40)
+        parts = net.decode_image(one[0], (h, w), grey, tile_bytes=tile)
+        assert whole.shape == parts.shape == ((h, w) if grey else (h, w, 3))
+        assert np.abs(whole.astype(int) - parts.astype(int)).max() <= 1
+    x = net.decode(one[0])[:h, :w]
+    assert np.array_equal(net.decode_image(one[0], (h, w), tile_bytes=1 << 40),
+                          np.clip(np.rint(x * np.float32(255)), 0, 255).astype(np.uint8))
+
+
+def test_decoding_a_very_wide_image_is_memory_bounded():
+    """A 1×2^16 image in tiles of 8 MiB: the peak stays near one tile plus the output (tracemalloc)."""
+    import tracemalloc
+
+    net = load_network(load_asset(VAE_REF))[0]
+    z = np.random.default_rng(0).standard_normal((net.config.latent, 1, 1 << 12)).astype(np.float32)
+    tracemalloc.start()
+    out = net.decode_image(z, (1, 1 << 16), tile_bytes=8 << 20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.shape == (1, 1 << 16, 3)
+    assert peak < (8 << 20) + out.nbytes + z.nbytes, peak  # one pass: about 16 × 2^16 × 90 KB / 256 = 370 MB
+
+
+_RSS = """
+import sys
+from codecframe.cli.main import main
+code = main(sys.argv[1:])
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(code, int(hwm.split()[1]) // 1024)  # this process image's peak (ru_maxrss would include the parent's at exec)
+"""
+
+
+def _cli_rss_mib(*args: str) -> int:
+    """Peak RSS (MiB, VmHWM) of a fresh process running ``codecframe ARGS`` (must succeed)."""
+    res = subprocess.run([sys.executable, "-c", _RSS, *args], capture_output=True, text=True, check=True)
+    code, rss = res.stdout.split()[-2:]
+    assert code == "0", res.stderr
+    return int(rss)
+
+
+def _wide_png(path, width: int) -> None:
+    from PIL import Image
+
+    x = np.arange(width)
+    Image.fromarray(np.stack([(x * 7) % 256, (x // 3) % 256, (x // 1000) % 256], -1).astype(np.uint8)[None]).save(path)
+
+
+def test_image_decompress_of_a_1x2_18_image_stays_under_512_mib(tmp_path):
+    """Issue 17/19 B2 (small version): one pass took 719 MB of RSS for this file; tiles take about 345 MB."""
+    from codecframe_vbq.image.codec import ImageCodec
+    from codecframe_vbq.image.files import read_image
+
+    _wide_png(tmp_path / "w.png", 1 << 18)
+    (tmp_path / "w.cfr").write_bytes(ImageCodec().encode(read_image(tmp_path / "w.png")[0], 8.0).data)
+    assert _cli_rss_mib("image", "decompress", str(tmp_path / "w.cfr"), "-o", str(tmp_path / "o.png")) < 512
+
+
+@pytest.mark.slow
+def test_a_1x2_22_image_compresses_within_1_gib_and_decompresses_within_512_mib(tmp_path):
+    """Issue 17 item 7 / 19 B2: 1×2^22 pixels took 8.8 GB to decompress; measured with tiles: compress
+    549 MiB, decompress 390 MiB (benchmarks/vbq/memory_bound.py)."""
+    _wide_png(tmp_path / "w.png", 1 << 22)
+    assert _cli_rss_mib("image", "compress", str(tmp_path / "w.png"), "-o", str(tmp_path / "w.cfr")) < 1024
+    assert _cli_rss_mib("image", "decompress", str(tmp_path / "w.cfr"), "-o", str(tmp_path / "o.png")) < 512

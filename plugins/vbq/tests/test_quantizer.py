@@ -212,6 +212,31 @@ def test_errors_are_codecframe_errors_for_hostile_side_info():
             q.dequantize(bad)
 
 
+@pytest.mark.nojit
+@pytest.mark.parametrize("channels", [4096, 65536])
+def test_adaptive_side_info_beyond_the_table_limit_is_refused_before_allocating(channels):
+    """Issue 19 B1: r_max 15, knots 1 and thousands of channels took 8.5 GB (or a 32 GiB MemoryError)."""
+    import time
+    import tracemalloc
+
+    from codecframe.errors import LimitError
+    from codecframe.types import Quantized
+
+    q = VBQQuantizer(channel_axis=0, r_max=15, knots=1)
+    side = {"knots": np.zeros((channels, 2), np.float32), "levels": [[1] * 16 for _ in range(channels)]}
+    bad = Quantized(np.zeros(channels, np.int32), {"lambda": 1.0}, side, (channels, 1), "float32")
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    for call in (lambda: q.symbol_model(bad, 24), lambda: q.dequantize(bad)):
+        with pytest.raises(LimitError, match="table"):
+            call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - t0 < 5 and peak < 64 << 20
+    with pytest.raises(InputError, match="table"):  # the encoder refuses the same before searching
+        q.quantize(_posterior(0, (channels, 1)), {"lambda": 1.0})
+
+
 def test_fit_without_length_correction_keeps_raw_lengths():
     rng = np.random.default_rng(3)
     means, stds = rng.standard_normal((2, 400)), np.exp(rng.normal(-1, 0.5, (2, 400)))

@@ -1,8 +1,9 @@
 """The variable-rate image codec: VAE posterior → VBQ at λ → container, and back.
 
 The container is an ordinary codecframe container (group ``"latent"``, shape (C, ⌈H/16⌉, ⌈W/16⌉))
-whose meta entry ``"vbq_image"`` holds the image size and the sha256 of the VAE weights; the VBQ
-tables are referenced by the quantizer config. ``codecframe.decode`` alone recovers the latents.
+whose meta entry ``"vbq_image"`` holds the image size and the sha256 of the VAE weights (and
+``"channels": 1`` for a grey image); the VBQ tables are referenced by the quantizer config.
+``codecframe.decode`` alone recovers the latents.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import numpy as np
 from codecframe import Pipeline, container, decode as decode_container
 from codecframe.assets import load_asset, parse_ref
 from codecframe.builtins.gaussian import GaussianPosterior
-from codecframe.errors import CodecframeError, FormatError, InputError
+from codecframe.errors import CodecframeError, FormatError, InputError, LimitError
 
 from ..quantizer import VBQQuantizer, check_lambda
 from .architecture import DOWNSAMPLING
+
 from .files import MAX_PIXELS
 from .network import VAENetwork
 from .shipped import TABLES_REF, VAE_REF
@@ -60,7 +62,9 @@ class Encoded:
 
 
 class ImageCodec:
-    """Compress uint8 RGB images of any size with one VAE at any rate (λ or a target bpp).
+    """Compress uint8 RGB (H, W, 3) or grey (H, W) images of any size with one VAE at any rate
+    (λ or a target bpp). A grey image is coded as R = G = B with ``"channels": 1`` in the meta, and
+    decodes to a grey image (the mean of the decoded channels).
 
     The ``vbq`` quantizer searches with the σ calibration its tables record (the shipped tables:
     σ replaced by its per-channel training mean; the raw-σ tables record none). Decoding never
@@ -86,32 +90,43 @@ class ImageCodec:
 
     # ------------------------------------------------------------------ encoder
     def posterior(self, image: np.ndarray) -> GaussianPosterior:
-        """The VAE posterior of ``image`` (uint8 (H, W, 3)), edge-padded to multiples of 16."""
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
-            raise InputError(f"the codec needs a non-empty uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}")
-        h, w = image.shape[:2]
-        ph, pw = -h % DOWNSAMPLING, -w % DOWNSAMPLING
-        padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")
-        mean, std = self.network.encode(padded.astype(np.float32) / np.float32(255.0))
+        """The VAE posterior of ``image`` (uint8 (H, W, 3), or (H, W) grey as R = G = B),
+        edge-padded to multiples of 16 (in memory-bounded tiles for large images)."""
+        image = _check_image(image)
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        mean, std = self.network.encode_image(image)
         return GaussianPosterior(mean=mean, std=std)
 
     def pipeline(self, lam: float) -> Pipeline:
         return Pipeline(quantizer=self.quantizer, allocator={"id": "fixed", "setting": {"lambda": float(lam)}},
                         entropy_coder=self.coder_config)
 
-    def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float) -> bytes:
-        """The container of the VAE posterior ``post`` at λ."""
-        meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref}}
+    def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float, grey: bool = False) -> bytes:
+        """The container of the VAE posterior ``post`` at λ (``grey``: decode to a grey image)."""
+        meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref,
+                           **({"channels": 1} if grey else {})}}
         return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)
 
-    def encode(self, image: np.ndarray, lam: float) -> Encoded:
-        """Compress at λ (larger λ: fewer bits)."""
+    def refined_posterior(self, image: np.ndarray, refine: int = 0) -> GaussianPosterior:
+        """:meth:`posterior`, then ``refine`` steps of per-image refinement (:mod:`.refine`; torch)."""
+        image = _check_image(image)
+        post = self.posterior(image)
+        if refine:
+            from .refine import refine_posterior
+
+            rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+            post = refine_posterior(self.model, rgb, post, refine)
+        return post
+
+    def encode(self, image: np.ndarray, lam: float, refine: int = 0) -> Encoded:
+        """Compress at λ (larger λ: fewer bits); ``refine``: steps of encoder-side refinement."""
         check_lambda(lam, "--lambda")
-        data = self.encode_posterior(self.posterior(image), image.shape[:2], lam)
+        image = _check_image(image)
+        data = self.encode_posterior(self.refined_posterior(image, refine), image.shape[:2], lam, image.ndim == 2)
         return Encoded(data, float(lam), 8 * len(data) / (image.shape[0] * image.shape[1]))
 
-    def encode_bpp(self, image: np.ndarray, bpp: float, iterations: int = 30) -> Encoded:
+    def encode_bpp(self, image: np.ndarray, bpp: float, iterations: int = 30, refine: int = 0) -> Encoded:
         """The best quality whose file (header included) is at most ``bpp`` bits per pixel.
 
         Bisection on log2 λ over :data:`LOG2_LAMBDA_RANGE`; InputError if even the largest λ
@@ -119,12 +134,13 @@ class ImageCodec:
         """
         if isinstance(bpp, bool) or not isinstance(bpp, (int, float)) or not math.isfinite(bpp) or bpp <= 0:
             raise InputError(f"--bpp must be a finite number > 0, got {bpp!r}")
-        post = self.posterior(image)
+        image = _check_image(image)
+        post = self.refined_posterior(image, refine)
         pixels = image.shape[0] * image.shape[1]
         budget = bpp * pixels / 8
 
         def attempt(log2_lam: float) -> Encoded:
-            data = self.encode_posterior(post, image.shape[:2], 2.0**log2_lam)
+            data = self.encode_posterior(post, image.shape[:2], 2.0**log2_lam, image.ndim == 2)
             return Encoded(data, 2.0**log2_lam, 8 * len(data) / pixels)
 
         lo, hi = LOG2_LAMBDA_RANGE
@@ -147,31 +163,45 @@ class ImageCodec:
     # ------------------------------------------------------------------ decoder
     @staticmethod
     def decode(data: bytes) -> tuple[np.ndarray, dict[str, Any]]:
-        """uint8 RGB image and the container header from ``data`` (any codec instance's output).
+        """uint8 image (RGB (H, W, 3), or grey (H, W) for a file with ``"channels": 1``) and the
+        container header from ``data`` (any codec instance's output).
 
-        The header is checked (image size within :data:`~.files.MAX_PIXELS`, latent shape, VAE
-        reference and channel count) before any symbol is decoded.
+        The header is checked (image size within :data:`~.files.MAX_PIXELS`, else LimitError; latent
+        shape, VAE reference and channel count) before any symbol is decoded; the decoder network
+        then runs in memory-bounded tiles (:meth:`~.network.VAENetwork.decode_image`).
         """
-        h, w, network = _check_image_header(container.read(data).header)
+        h, w, grey, network = _check_image_header(container.read(data).header)
         decoded = decode_container(data)
-        return synthesize(network, decoded.arrays[GROUP], (h, w)), decoded.header
+        return synthesize(network, decoded.arrays[GROUP], (h, w), grey), decoded.header
 
 
-def synthesize(network: VAENetwork, latent: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 RGB image of height and width ``size`` from decoded latents (C, ⌈H/16⌉, ⌈W/16⌉)."""
-    x = network.decode(latent)
-    return np.clip(np.rint(x[:size[0], :size[1]] * np.float32(255.0)), 0, 255).astype(np.uint8)
+def synthesize(network: VAENetwork, latent: np.ndarray, size: tuple[int, int], grey: bool = False) -> np.ndarray:
+    """uint8 RGB (or ``grey``) image of height and width ``size`` from decoded latents (C, ⌈H/16⌉, ⌈W/16⌉)."""
+    return network.decode_image(latent, size, grey)
 
 
-def _check_image_header(header: dict[str, Any]) -> tuple[int, int, VAENetwork]:
-    """Image height, width and VAE of a VBQ image container header; FormatError if inconsistent."""
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or 0 in image.shape:
+        raise InputError(f"the codec needs a non-empty uint8 RGB (H, W, 3) or grey (H, W) image, got {image.dtype} {image.shape}")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise LimitError(f"a {image.shape[1]}x{image.shape[0]} image exceeds the limit of {MAX_PIXELS} pixels")
+    return image
+
+
+def _check_image_header(header: dict[str, Any]) -> tuple[int, int, bool, VAENetwork]:
+    """Image height, width, greyness and VAE of a VBQ image container header; FormatError if inconsistent."""
     meta = header.get("meta")
     info = meta.get(META_KEY) if isinstance(meta, dict) else None
-    if not isinstance(info, dict) or set(info) != {"height", "width", "vae"}:
+    if not isinstance(info, dict) or not {"height", "width", "vae"} <= set(info) <= {"height", "width", "vae", "channels"}:
         raise FormatError(f"not a VBQ image container: meta entry {META_KEY!r} with height, width, vae is missing")
     h, w, ref = info["height"], info["width"], info["vae"]
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in (h, w)) or h * w > MAX_PIXELS:
-        raise FormatError(f"VBQ image container: image size {w!r}x{h!r} is not 1..{MAX_PIXELS} pixels")
+    if "channels" in info and (isinstance(info["channels"], bool) or info["channels"] != 1):
+        raise FormatError(f"VBQ image container: 'channels' must be 1 (grey) when present, got {info['channels']!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in (h, w)):
+        raise FormatError(f"VBQ image container: image size {w!r}x{h!r} is not positive integers")
+    if h * w > MAX_PIXELS:
+        raise LimitError(f"VBQ image container: image size {w}x{h} exceeds the limit of {MAX_PIXELS} pixels")
     groups = header.get("groups")
     record = groups[0] if isinstance(groups, list) and len(groups) == 1 and isinstance(groups[0], dict) else {}
     shape = record.get("shape")
@@ -186,4 +216,4 @@ def _check_image_header(header: dict[str, Any]) -> tuple[int, int, VAENetwork]:
     model = load_model(ref)[0]
     if shape[0] != model.config.latent:
         raise FormatError(f"VBQ image container: {shape[0]} latent channels, the VAE has {model.config.latent}")
-    return h, w, model
+    return h, w, "channels" in info, model

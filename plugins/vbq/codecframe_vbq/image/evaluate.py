@@ -3,8 +3,9 @@
 Methods (all on the same VAE's latents, except JPEG): VBQ over a λ sweep (the codec as given:
 the shipped one searches with the calibrated σ_eff, :mod:`codecframe_vbq.calibration`); VBQ with
 raw σ (α = 1) and VBQ with σ replaced by its per-channel training mean (α = 0), each with tables
-refitted the same way on the training latents; per-channel uniform range with L levels; one global step Δ; per-channel k-means; JPEG (Pillow, qualities 1-95). Every point is a
-real file: ``bpp`` counts all its bytes (header included); ``bpp_ideal`` replaces the entropy-coded
+refitted the same way on the training latents; per-channel uniform range with L levels; one global step Δ; per-channel k-means; and Pillow's codecs on the
+pixels (:data:`PILLOW_CODECS`: JPEG with its default 4:2:0 chroma subsampling and with 4:4:4, WebP,
+AVIF, each over its quality scale). Every point is a real file: ``bpp`` counts all its bytes (header included); ``bpp_ideal`` replaces the entropy-coded
 payload by the ideal code length under the integer model actually coded, ``bpp_ideal_float`` by
 that under the fitted float model (counts / sum), both plus the same header bytes.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -29,7 +30,8 @@ from . import data
 from .codec import GROUP, META_KEY, ImageCodec, synthesize
 from .metrics import ms_ssim, psnr
 
-__all__ = ["Point", "training_latents", "evaluate", "variant_codec", "DEFAULT_SWEEPS", "SIGMA_VARIANTS"]
+__all__ = ["Point", "training_latents", "evaluate", "variant_codec", "DEFAULT_SWEEPS", "SIGMA_VARIANTS",
+           "PILLOW_CODECS", "ALL_METHODS", "available_methods"]
 
 #: VBQ variants evaluated beside the codec's own VBQ: method name → α of the σ calibration
 #: (1: raw σ, the paper's VBQ; 0: σ replaced by its per-channel training mean).
@@ -41,7 +43,30 @@ DEFAULT_SWEEPS = {
     "uniform-step": tuple(2.0 ** (k / 2) for k in range(-8, 5)),
     "kmeans": (2, 3, 4, 6, 8, 12, 16, 32),
     "jpeg": (1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
+    "jpeg-444": (1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
+    "webp": (0, 2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100),
+    "avif": (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95),
 }
+#: Pillow codecs on the pixels: method → (Pillow format, feature to check, save options besides ``quality``).
+PILLOW_CODECS: dict[str, tuple[str, str | None, dict]] = {
+    "jpeg": ("JPEG", None, {}),  # Pillow's default chroma subsampling, 4:2:0
+    "jpeg-444": ("JPEG", None, {"subsampling": 0}),
+    "webp": ("WEBP", "webp", {}),
+    "avif": ("AVIF", "avif", {}),
+}
+#: Every method, in report order.
+ALL_METHODS = ("vbq", *SIGMA_VARIANTS, "uniform-range", "uniform-step", "kmeans", *PILLOW_CODECS)
+
+
+def available_methods(methods: Sequence[str]) -> list[str]:
+    """``methods`` less the Pillow codecs this Pillow lacks; ValueError for an unknown name."""
+    from PIL import features
+
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+    return [m for m in methods if m not in PILLOW_CODECS or PILLOW_CODECS[m][1] is None
+            or features.check(PILLOW_CODECS[m][1])]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,29 +170,42 @@ def _codebook_points(method: str, codec: ImageCodec, name: str, image: np.ndarra
     return out
 
 
-def _jpeg_points(name: str, image: np.ndarray, qualities: Sequence[int]) -> list[Point]:
+def _pillow_points(method: str, name: str, image: np.ndarray, qualities: Sequence[int]) -> list[Point]:
+    """One real file per quality of Pillow codec ``method`` (:data:`PILLOW_CODECS`), decoded by Pillow."""
     from PIL import Image
 
+    fmt, _, options = PILLOW_CODECS[method]
     out = []
     for quality in qualities:
         buf = io.BytesIO()
-        Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
-        rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        Image.fromarray(image).save(buf, format=fmt, quality=int(quality), **options)
+        with Image.open(io.BytesIO(buf.getvalue())) as img:
+            rec = np.asarray(img.convert("RGB"))
         p, m = _metrics(image, rec)
-        out.append(Point("jpeg", name, float(quality), len(buf.getvalue()),
+        out.append(Point(method, name, float(quality), len(buf.getvalue()),
                          8 * len(buf.getvalue()) / (image.shape[0] * image.shape[1]), None, None, p, m))
     return out
 
 
-def evaluate(codec: ImageCodec, images: Sequence[str] = data.TEST, sweeps: dict | None = None,
-             methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> dict:
-    """All points of every method on the held-out ``images``, plus timings; see the module docstring."""
+def evaluate(codec: ImageCodec, images: Sequence[str] | Mapping[str, np.ndarray] = data.TEST, sweeps: dict | None = None,
+             methods: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None,
+             other_codecs: Mapping[str, ImageCodec] | None = None) -> dict:
+    """All points of every method on ``images`` (held-out names of :mod:`.data`, or name → uint8 RGB
+    array for any other images), plus timings; see the module docstring. Pillow codecs this Pillow
+    lacks are left out (logged). ``other_codecs`` (method name → codec, e.g. a previous model's
+    ``ImageCodec(vae=..., tables=...)``) are swept over the same λ as ``codec`` and reported as methods."""
     sweeps = {**DEFAULT_SWEEPS, **(sweeps or {})}
-    methods = list(methods or ("vbq", *SIGMA_VARIANTS, "uniform-range", "uniform-step", "kmeans", "jpeg"))
+    wanted = list(methods or ALL_METHODS)
+    methods = available_methods(wanted)
+    for m in wanted:
+        if m not in methods:
+            log(f"{m}: not available in this Pillow (PIL.features.check({PILLOW_CODECS[m][1]!r}) is False); left out")
+    arrays = dict(images) if isinstance(images, Mapping) else {n: data.load(n) for n in images}
     t0 = time.perf_counter()
-    needs_train = any(m != "vbq" and m != "jpeg" for m in methods)
+    needs_train = any(m != "vbq" and m not in PILLOW_CODECS for m in methods)
     train_mu, train_sd = training_latents(codec) if needs_train else (None, None)
-    log(f"training latents in {time.perf_counter() - t0:.1f} s")
+    if needs_train:
+        log(f"training latents in {time.perf_counter() - t0:.1f} s")
     variants = {m: variant_codec(codec, train_mu, train_sd, a) for m, a in SIGMA_VARIANTS.items() if m in methods}
     makers = {
         "uniform-range": lambda L: bl.uniform_range_codebooks(train_mu, int(L)),
@@ -175,23 +213,30 @@ def evaluate(codec: ImageCodec, images: Sequence[str] = data.TEST, sweeps: dict 
         "kmeans": lambda L: bl.kmeans_codebooks(train_mu, int(L)),
     }
     fitted = {m: _codebook_quantizers(m, makers[m], sweeps[m], train_mu) for m in methods if m in makers}
-    log(f"baselines fitted at {time.perf_counter() - t0:.1f} s")
+    if fitted or variants:
+        log(f"baselines fitted at {time.perf_counter() - t0:.1f} s")
+    others = dict(other_codecs or {})
+    clash = set(others) & set(ALL_METHODS)
+    if clash:
+        raise ValueError(f"other codecs may not reuse method names: {', '.join(sorted(clash))}")
     points: list[Point] = []
-    for name in images:
-        image = data.load(name)
+    for i, (name, image) in enumerate(arrays.items(), 1):
         post = codec.posterior(image)
-        for method in methods:
+        for method, other in others.items():
             t1 = time.perf_counter()
+            points += _vbq_points(method, other, name, image, other.posterior(image), sweeps["vbq"])
+            log(f"[{i}/{len(arrays)}] {name} {method}: {len(sweeps['vbq'])} points in {time.perf_counter() - t1:.1f} s")
+        for method in methods:
+            t1, before = time.perf_counter(), len(points)
             if method == "vbq":
                 points += _vbq_points("vbq", codec, name, image, post, sweeps["vbq"])
             elif method in variants:
                 points += _vbq_points(method, variants[method], name, image, post, sweeps["vbq"])
             elif method in fitted:
                 points += _codebook_points(method, codec, name, image, post, fitted[method])
-            elif method == "jpeg":
-                points += _jpeg_points(name, image, sweeps["jpeg"])
             else:
-                raise ValueError(f"unknown method {method!r}")
-            log(f"{name} {method} in {time.perf_counter() - t1:.1f} s")
-    return {"images": {n: list(data.load(n).shape[:2]) for n in images}, "methods": methods,
+                points += _pillow_points(method, name, image, sweeps[method])
+            log(f"[{i}/{len(arrays)}] {name} {method}: {len(points) - before} points in "
+                f"{time.perf_counter() - t1:.1f} s (total {time.perf_counter() - t0:.0f} s)")
+    return {"images": {n: list(a.shape[:2]) for n, a in arrays.items()}, "methods": methods + list(others),
             "points": [dataclasses.asdict(p) for p in points], "seconds": time.perf_counter() - t0}

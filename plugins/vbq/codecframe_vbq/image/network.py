@@ -4,10 +4,18 @@ Same architecture and safetensors weights as the torch model (:mod:`.vae`, used 
 activations are float32 and channels-last. Outputs agree with torch to float32 rounding, not bit
 for bit; nothing here decides decoded symbols, which come from the integer-table range decoder.
 Each convolution works on bands of rows, so temporaries stay within :data:`BAND_BYTES`.
+
+:meth:`VAENetwork.encode_image` and :meth:`VAENetwork.decode_image` (what the codec runs) bound
+memory for any image shape: an image whose working set (activations and temporaries, estimated from
+the architecture per latent pixel) exceeds :data:`TILE_BYTES` is processed in tiles of latent rows
+and columns, each with a halo of latent pixels that covers the layers' receptive field, so every
+kept output is computed from exactly the inputs it depends on; smaller images take one tile, the
+plain :meth:`~VAENetwork.encode` / :meth:`~VAENetwork.decode`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -15,10 +23,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .architecture import Layer, VAEConfig, layers
 
-__all__ = ["VAENetwork", "BAND_BYTES"]
+__all__ = ["VAENetwork", "BAND_BYTES", "TILE_BYTES"]
 
 #: Largest temporary (im2col rows or transposed-convolution columns) of one band.
 BAND_BYTES = 32 << 20
+#: Largest estimated working set of one tile of :meth:`VAENetwork.encode_image` / ``decode_image``.
+TILE_BYTES = 256 << 20
 
 
 class VAENetwork:
@@ -46,6 +56,104 @@ class VAENetwork:
         for stage in self._decoder:
             h = stage.conv_transpose(h)
         return h
+
+    # ------------------------------------------------------------------ memory-bounded, any shape
+    @property
+    def stride(self) -> int:
+        """Total down-sampling factor (image pixels per latent pixel along each side)."""
+        return math.prod(stage.layer.stride for stage in self._encoder)
+
+    def encode_image(self, image: np.ndarray, tile_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std (C, ⌈H/16⌉, ⌈W/16⌉) of a uint8 image (H, W, 3), edge-padded to
+        multiples of 16, in tiles whose working set stays within ``tile_bytes`` (default :data:`TILE_BYTES`)."""
+        s = self.stride
+        h, w = image.shape[:2]
+        hl, wl = -(-h // s), -(-w // s)
+        halo = _encoder_halo(self._encoder, s)
+        mean = std = None
+        for (r0, r1), (c0, c1) in _tiles(hl, wl, halo, _bytes_per_latent(self._encoder, s, True),
+                                         TILE_BYTES if tile_bytes is None else tile_bytes):
+            rs, re, cs, ce = max(r0 - halo, 0), min(r1 + halo, hl), max(c0 - halo, 0), min(c1 + halo, wl)
+            rows = np.minimum(np.arange(rs * s, re * s), h - 1)  # edge padding, tile by tile
+            cols = np.minimum(np.arange(cs * s, ce * s), w - 1)
+            part = image[rows[:, None], cols[None, :]].astype(np.float32) / np.float32(255.0)
+            m, d = self.encode(part)
+            if mean is None:
+                if (r1 - r0, c1 - c0) == (hl, wl):
+                    return m, d
+                mean = np.empty((m.shape[0], hl, wl), np.float32)
+                std = np.empty_like(mean)
+            mean[:, r0:r1, c0:c1] = m[:, r0 - rs:r1 - rs, c0 - cs:c1 - cs]
+            std[:, r0:r1, c0:c1] = d[:, r0 - rs:r1 - rs, c0 - cs:c1 - cs]
+        return mean, std
+
+    def decode_image(self, z: np.ndarray, size: tuple[int, int], grey: bool = False,
+                     tile_bytes: int | None = None) -> np.ndarray:
+        """uint8 image of height and width ``size`` from latents (C, ⌈H/16⌉, ⌈W/16⌉): g(z) clipped to
+        [0, 1], scaled by 255, rounded and cropped; grey (H, W) from the mean of the three channels.
+        Tiles keep the working set within ``tile_bytes`` (default :data:`TILE_BYTES`)."""
+        s = self.stride
+        h, w = size
+        hl, wl = z.shape[1:]
+        out = np.empty((h, w) if grey else (h, w, 3), np.uint8)
+        halo = _decoder_halo(self._decoder, s)
+        for (r0, r1), (c0, c1) in _tiles(hl, wl, halo, _bytes_per_latent(self._decoder, 1, False),
+                                         TILE_BYTES if tile_bytes is None else tile_bytes):
+            rs, re, cs, ce = max(r0 - halo, 0), min(r1 + halo, hl), max(c0 - halo, 0), min(c1 + halo, wl)
+            x = self.decode(z[:, rs:re, cs:ce])
+            y0, y1, x0, x1 = r0 * s, min(r1 * s, h), c0 * s, min(c1 * s, w)
+            x = x[y0 - rs * s:y1 - rs * s, x0 - cs * s:x1 - cs * s]
+            if grey:
+                x = x.mean(axis=2, dtype=np.float32)
+            out[y0:y1, x0:x1] = np.clip(np.rint(x * np.float32(255.0)), 0, 255)
+        return out
+
+
+def _bytes_per_latent(stages: list[_Stage], first_factor: int, encoder: bool) -> int:
+    """Estimated bytes of activations and temporaries per latent pixel for a pass through ``stages``
+    (every stage's input, padded/overlap-add buffer, im2col or column matrix and output; float32)."""
+    total, f = 0, first_factor  # f: the stage input's pixels per latent pixel along each side
+    for st in stages:
+        lay = st.layer
+        f_out = f // lay.stride if encoder else f * lay.stride
+        per_input = lay.cin * 2 + (0 if encoder else lay.kernel ** 2 * lay.cout)
+        per_output = lay.cout * 4 + (lay.cin * lay.kernel ** 2 if encoder else 0)
+        total += 4 * (f * f * per_input + f_out * f_out * per_output)
+        f = f_out
+    return total
+
+
+def _decoder_halo(stages: list[_Stage], stride: int) -> int:
+    """Latent pixels on each side that the output pixels of one latent pixel's area depend on."""
+    a, b = 0, stride - 1  # output interval, then back through each transposed convolution
+    for st in reversed(stages):
+        k, s, p = st.layer.kernel, st.layer.stride, st.layer.kernel // 2
+        a, b = -((k - 1 - p - a) // s), (b + p) // s  # inputs i with i*s + t - p in [a, b], t in 0..k-1
+    return max(-a, b) + 1
+
+
+def _encoder_halo(stages: list[_Stage], stride: int) -> int:
+    """Latent pixels on each side whose image area one latent pixel's outputs depend on."""
+    a, b = 0, 0  # latent interval, then forward to the image through each convolution
+    for st in reversed(stages):
+        k, s, p = st.layer.kernel, st.layer.stride, st.layer.kernel // 2
+        a, b = a * s - p, b * s - p + k - 1
+    return -(-max(-a, b - stride + 1) // stride) + 1
+
+
+def _tiles(hl: int, wl: int, halo: int, per_latent: int, budget: int):
+    """(row range, column range) tiles of an (hl, wl) latent grid whose haloed area fits ``budget``
+    (one tile if the whole grid does)."""
+    if hl * wl * per_latent <= budget:
+        yield (0, hl), (0, wl)
+        return
+    pixels = max(budget // per_latent, (2 * halo + 1) ** 2)  # haloed latent pixels per tile
+    side = max(1, math.isqrt(pixels) - 2 * halo)
+    th = min(hl, side)
+    tw = max(1, min(wl, pixels // (th + 2 * min(halo, hl - th)) - 2 * halo))
+    for r0 in range(0, hl, th):
+        for c0 in range(0, wl, tw):
+            yield (r0, min(r0 + th, hl)), (c0, min(c0 + tw, wl))
 
 
 class _Stage:

@@ -1,7 +1,10 @@
 """Summaries of an R–D evaluation (:mod:`.evaluate`): BD-rates, target checks, Markdown and a plot.
 
 Curves are compared on their Pareto frontiers (best quality at or below each rate), interpolated
-linearly in log(bpp); BD-rates use all points of each curve (cubic fit, :func:`.metrics.bd_rate`).
+linearly in log(bpp); BD-rates use all points of each curve (cubic fit, :func:`.metrics.bd_rate`)
+and, over a stated range of the baseline's rates, piecewise-linear frontiers
+(:func:`.metrics.bd_rate_between`). Crossovers: the lowest rate from which a baseline is at least as
+good as VBQ.
 """
 
 from __future__ import annotations
@@ -15,15 +18,21 @@ import numpy as np
 
 from codecframe.io import atomic_write
 
-from .metrics import bd_rate
+from .metrics import bd_quality_interval, bd_rate, bd_rate_between
 
-__all__ = ["summarize", "markdown", "plot", "BPP_GRID"]
+__all__ = ["summarize", "markdown", "plot", "BPP_GRID", "BPP_RANGE"]
+
+#: Default range of the baseline's rates (bpp) of the range BD-rates (the issue's target range).
+BPP_RANGE = (0.15, 0.6)
+#: Pillow codec methods (:data:`.evaluate.PILLOW_CODECS`), compared at every rate.
+_PIXEL_CODECS = ("jpeg", "jpeg-444", "webp", "avif")
 
 #: Rates (bits per pixel) at which the Markdown table reports each method's PSNR.
 BPP_GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 LABELS = {
     "vbq": "VBQ (shipped)", "vbq-raw-sigma": "VBQ, raw σ (α = 1)", "vbq-mean-sigma": "VBQ, σ = channel mean (α = 0)", "uniform-range": "uniform, per-channel range (L levels)",
-    "uniform-step": "uniform, global step Δ", "kmeans": "k-means per channel", "jpeg": "JPEG (Pillow)",
+    "uniform-step": "uniform, global step Δ", "kmeans": "k-means per channel", "jpeg": "JPEG 4:2:0 (Pillow)",
+    "jpeg-444": "JPEG 4:4:4 (Pillow)", "vbq-previous": "VBQ (--previous model)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)",
 }
 
 
@@ -71,8 +80,9 @@ def _dominance(points, image, method, other, upper=math.inf, samples=200):
             "at_bpp": float(grid[worst]), "other_catches_up_at_bpp": float(grid[below[0]]) if below.size else None}
 
 
-def summarize(result: dict) -> dict:
-    """BD-rates of VBQ against every method, the issue's target checks, and a PSNR table."""
+def summarize(result: dict, bpp_range: tuple[float, float] = BPP_RANGE) -> dict:
+    """BD-rates of VBQ against every method (all rates, and over the baseline's ``bpp_range``), the
+    issue's target checks, crossovers and a PSNR table."""
     points, images, methods = result["points"], list(result["images"]), result["methods"]
     others = [m for m in methods if m != "vbq"]
     bd: dict[str, dict] = {}
@@ -86,13 +96,22 @@ def summarize(result: dict) -> dict:
                         "ms_ssim_db": bd_rate(s0[0], _db(s0[1]), s1[0], _db(s1[1])) if s0[0].size else None}
         vals = [v["psnr"] for v in per.values() if v["psnr"] is not None]
         bd[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
+    ranged = {}
+    for m in others:
+        curves = {img: (*_curve(points, m, img), *_curve(points, "vbq", img)) for img in images}
+        per = {img: bd_rate_between(*c, *bpp_range) for img, c in curves.items()}
+        vals = [v for v in per.values() if v is not None]
+        ranged[m] = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None,
+                     "psnr_interval": {img: bd_quality_interval(*c, *bpp_range) for img, c in curves.items()}}
     checks: dict[str, dict] = {}
     for m in ("uniform-range", "uniform-step", "vbq-raw-sigma", "vbq-mean-sigma", "kmeans"):
         if m in methods:
             checks[f"vbq_over_{m}"] = {img: _dominance(points, img, "vbq", m) for img in images}
     if "jpeg" in methods:
         checks["vbq_over_jpeg_upto_0.5bpp"] = {img: _dominance(points, img, "vbq", "jpeg", upper=0.5) for img in images}
-        checks["vbq_over_jpeg_all_rates"] = {img: _dominance(points, img, "vbq", "jpeg") for img in images}
+    for m in _PIXEL_CODECS:
+        if m in methods:
+            checks[f"vbq_over_{m}_all_rates"] = {img: _dominance(points, img, "vbq", m) for img in images}
     uncertainty = None
     if "vbq-raw-sigma" in methods and "vbq-mean-sigma" in methods:
         per = {img: bd_rate(*_curve(points, "vbq-mean-sigma", img), *_curve(points, "vbq-raw-sigma", img)) for img in images}
@@ -101,7 +120,8 @@ def summarize(result: dict) -> dict:
     overhead = [p["bpp"] / p["bpp_ideal"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal"]]
     overhead_float = [p["bpp"] / p["bpp_ideal_float"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal_float"]]
     table = {m: {str(b): _mean([_at(_curve(points, m, img), b) for img in images]) for b in BPP_GRID} for m in methods}
-    return {"bd_rate_vbq_vs": bd, "bd_rate_raw_sigma_vs_mean_sigma": uncertainty, "checks": checks, "psnr_at_bpp": table,
+    return {"bd_rate_vbq_vs": bd, "bd_rate_vbq_vs_over_range": {"bpp_range": list(bpp_range), "vs": ranged},
+            "bd_rate_raw_sigma_vs_mean_sigma": uncertainty, "checks": checks, "psnr_at_bpp": table,
             "file_vs_ideal": {"max_overhead_vs_integer_model": max(overhead, default=None),
                               "max_overhead_vs_float_model": max(overhead_float, default=None),
                               "min_overhead_vs_float_model": min(overhead_float, default=None)}}
@@ -129,6 +149,18 @@ def markdown(result: dict, summary: dict) -> str:
     for m, v in summary["bd_rate_vbq_vs"].items():
         cells = [f"{_fmt(x['psnr'], '+.1f')} % (MS-SSIM {_fmt(x['ms_ssim_db'], '+.1f')} %)" for x in v["per_image"].values()]
         lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {_fmt(v['mean_psnr'], '+.1f')} % |")
+    ranged = summary.get("bd_rate_vbq_vs_over_range")
+    if ranged:
+        lo, hi = ranged["bpp_range"]
+        lines += ["", f"| BD-rate (PSNR) of VBQ over the other's {lo:g}–{hi:g} bpp, against | "
+                  + " | ".join(result["images"]) + " | mean |", "|---|" + "---|" * (len(result["images"]) + 1)]
+        for m, v in ranged["vs"].items():
+            cells = [f"{_fmt(x, '+.1f')} %" + ("" if q is None else f" ({q[0]:.1f}–{q[1]:.1f} dB)")
+                     for x, q in zip(v["per_image"].values(), v["psnr_interval"].values())]
+            lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {_fmt(v['mean_psnr'], '+.1f')} % |")
+        lines += ["", "Each range BD-rate averages over the PSNR interval in brackets: the other method's PSNR over "
+                  "that rate range, where VBQ also reaches it. Qualities that only one method reaches (above VBQ's "
+                  "ceiling) do not enter any BD-rate; the crossovers below show them."]
     unc = summary.get("bd_rate_raw_sigma_vs_mean_sigma")
     if unc:
         lines += ["", "Does uncertainty matter: BD-rate (PSNR) of VBQ with raw σ against VBQ with σ = channel mean: "
@@ -162,21 +194,27 @@ def plot(result: dict, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     images, points = list(result["images"]), result["points"]
-    fig, axes = plt.subplots(2, len(images), figsize=(5 * len(images), 8), squeeze=False)
-    for col, img in enumerate(images):
+    ncol = min(len(images), 4)
+    blocks = -(-len(images) // ncol)
+    fig, axes = plt.subplots(2 * blocks, ncol, figsize=(5 * ncol, 4 * 2 * blocks), squeeze=False)
+    for k, img in enumerate(images):
+        top, col = 2 * (k // ncol), k % ncol
         for m in result["methods"]:
             r, q = _curve(points, m, img)
-            axes[0, col].plot(r, q, "o-" if m == "vbq" else ".-", ms=3, label=LABELS.get(m, m), lw=2 if m == "vbq" else 1)
+            axes[top, col].plot(r, q, "o-" if m == "vbq" else ".-", ms=3, label=LABELS.get(m, m), lw=2 if m == "vbq" else 1)
             r, s = _curve(points, m, img, "ms_ssim")
             if r.size:
-                axes[1, col].plot(r, _db(s), "o-" if m == "vbq" else ".-", ms=3, lw=2 if m == "vbq" else 1)
+                axes[top + 1, col].plot(r, _db(s), "o-" if m == "vbq" else ".-", ms=3, lw=2 if m == "vbq" else 1)
         h, w = result["images"][img]
-        axes[0, col].set_title(f"{img} ({w}×{h}, held out)")
+        axes[top, col].set_title(f"{img} ({w}×{h})")
         for row, label in enumerate(("PSNR (dB, uint8 RGB)", "MS-SSIM (dB)")):
-            axes[row, col].set_xlim(0, 1.5)
-            axes[row, col].set_xlabel("bits per pixel (actual file size)")
-            axes[row, col].set_ylabel(label)
-            axes[row, col].grid(alpha=0.3)
+            axes[top + row, col].set_xlim(0, 1.5)
+            axes[top + row, col].set_xlabel("bits per pixel (actual file size)")
+            axes[top + row, col].set_ylabel(label)
+            axes[top + row, col].grid(alpha=0.3)
+    for k in range(len(images), blocks * ncol):
+        axes[2 * (k // ncol), k % ncol].axis("off")
+        axes[2 * (k // ncol) + 1, k % ncol].axis("off")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

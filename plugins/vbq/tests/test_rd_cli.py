@@ -1,0 +1,85 @@
+"""``codecframe image rd`` on a tiny set: user files and folders, Pillow baselines, BD-rates, outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codecframe.cli.main import main as cli
+
+from codecframe_vbq.image import data, evaluate as ev
+from codecframe_vbq.image.codec import ImageCodec
+from codecframe_vbq.image.report import markdown, summarize
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return np.ascontiguousarray(data.load("coffee")[100:292, 200:392])
+
+
+def test_rd_api_with_pillow_baselines_gives_real_files_and_range_bd_rates(photo):
+    sweeps = {"vbq": (0.25, 1.0, 4.0, 16.0, 64.0), "jpeg": (10, 30, 60, 90), "jpeg-444": (10, 30, 60, 90),
+              "webp": (10, 40, 70, 95), "avif": (10, 40, 70, 95)}
+    logs: list[str] = []
+    result = ev.evaluate(ImageCodec(), {"crop": photo}, sweeps=sweeps, methods=list(sweeps), log=logs.append)
+    assert result["images"] == {"crop": [192, 192]}
+    assert any(line.startswith("[1/1] crop avif") for line in logs)
+    for p in result["points"]:
+        assert p["bpp"] == pytest.approx(8 * p["bytes"] / 192**2)
+        if p["method"] in ev.PILLOW_CODECS:  # the file size is the real encoder's
+            fmt, _, options = ev.PILLOW_CODECS[p["method"]]
+            buf = io.BytesIO()
+            Image.fromarray(photo).save(buf, format=fmt, quality=int(p["setting"]), **options)
+            assert len(buf.getvalue()) == p["bytes"]
+    assert {p["method"] for p in result["points"]} == set(sweeps)
+    summary = summarize(result, (0.2, 1.5))
+    ranged = summary["bd_rate_vbq_vs_over_range"]
+    assert ranged["bpp_range"] == [0.2, 1.5] and set(ranged["vs"]) == set(sweeps) - {"vbq"}
+    assert ranged["vs"]["jpeg"]["per_image"]["crop"] is not None and np.isfinite(ranged["vs"]["jpeg"]["mean_psnr"])
+    q_lo, q_hi = ranged["vs"]["jpeg"]["psnr_interval"]["crop"]
+    vbq_psnr = [p["psnr"] for p in result["points"] if p["method"] == "vbq"]
+    assert min(vbq_psnr) <= q_lo < q_hi <= max(vbq_psnr)  # only qualities both curves reach
+    assert set(summary["checks"]) >= {f"vbq_over_{m}_all_rates" for m in ev.PILLOW_CODECS}
+    text = markdown(result, summary)
+    assert "AVIF (Pillow)" in text and "0.2–1.5 bpp" in text
+
+
+def test_missing_pillow_codecs_are_left_out_and_unknown_methods_refused(monkeypatch):
+    from PIL import features
+
+    monkeypatch.setattr(features, "check", lambda name: name != "avif")
+    assert ev.available_methods(["vbq", "avif", "webp", "jpeg"]) == ["vbq", "webp", "jpeg"]
+    with pytest.raises(ValueError, match="unknown method"):
+        ev.available_methods(["vbq", "png"])
+
+
+def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(photo[:96, :128]).save(folder / "a.png")
+    Image.fromarray(photo[:64, :80, 1]).save(folder / "grey.png")  # evaluated as R = G = B
+    (folder / "notes.txt").write_text("not an image")
+    Image.fromarray(photo[32:96, 32:96]).save(tmp_path / "b.jpg", quality=95)
+    out = tmp_path / "rd"
+    from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, VAE_REF
+
+    code = cli(["image", "rd", str(folder), str(tmp_path / "b.jpg"), "--methods", "vbq", "jpeg", "webp",
+                "--bpp-range", "0.5", "2", "--previous", VAE_REF, RAW_SIGMA_TABLES_REF, "--out-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    result = json.loads((out / "rd.json").read_text())
+    assert result["images"] == {"a": [96, 128], "grey": [64, 80], "b": [64, 64]}
+    assert result["summary"]["bd_rate_vbq_vs_over_range"]["bpp_range"] == [0.5, 2.0]
+    assert result["methods"] == ["vbq", "jpeg", "webp", "vbq-previous"]  # the raw-σ tables stand in for a previous model
+    assert {p["method"] for p in result["points"] if p["image"] == "b"} == set(result["methods"])
+    assert "[3/3] b webp" in err and "| WebP (Pillow) |" in (out / "rd.md").read_text()
+    with Image.open(out / "rd.png") as plot:
+        assert plot.format == "PNG" and plot.width > 100
+    for bad, message in [(["--methods", "vbq", "png"], "unknown method"), (["--bpp-range", "0.6", "0.1"], "--bpp-range"),
+                         (["--images", "coffee"], "not both")]:
+        assert cli(["image", "rd", str(tmp_path / "b.jpg"), *bad, "--out-dir", str(out)]) == 1
+        assert message in capsys.readouterr().err
