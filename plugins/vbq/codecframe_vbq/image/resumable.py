@@ -9,7 +9,9 @@ gets one line every ``--log-every`` steps (step, loss parts, CPU and wall second
 per-image g(μ) PSNR of the validation images every ``--validate-every`` steps. Crops come from
 :class:`.sampler.CropSampler` over :data:`.data.TRAIN_V2`. Adam at ``--lr`` until
 ``--decay-at`` × steps, then lr/10. A resumed run continues bit for bit as if it had not stopped
-(same thread count); ``--steps`` may be raised on resume while the decay has not started.
+(same thread count); ``--steps`` may be raised on resume while the decay has not started, and
+``--validate-every``, ``--checkpoint-minutes`` and ``--threads`` changed (a different thread
+count changes the float rounding of the steps that follow, nothing else).
 """
 
 from __future__ import annotations
@@ -175,31 +177,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-budget", type=float, default=None, help="stop once training has used this many CPU seconds")
     ap.add_argument("--export", type=Path, default=None, help="write the final model as VAE weights here")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="default 1 (on resume: unchanged)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--checkpoint-minutes", type=float, default=10.0)
-    ap.add_argument("--validate-every", type=int, default=1000)
+    ap.add_argument("--checkpoint-minutes", type=float, default=None, help="default 10 (on resume: unchanged)")
+    ap.add_argument("--validate-every", type=int, default=None, help="default 1000 (on resume: unchanged)")
     ap.add_argument("--hidden", type=int, default=VAEConfig.hidden)
     ap.add_argument("--latent", type=int, default=VAEConfig.latent)
     ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
     ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
     ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
     if args.resume:
         ck = load_checkpoint(args.run_dir / CHECKPOINT)
-        if args.steps is not None:
-            ck.settings = {**ck.settings, "steps": args.steps}
+        for key in ("steps", "checkpoint_minutes", "validate_every", "threads"):  # none changes what is trained
+            if getattr(args, key) is not None:
+                ck.settings = {**ck.settings, key: getattr(args, key)}
         torch.set_num_threads(int(ck.settings["threads"]))
     else:
         if (args.run_dir / CHECKPOINT).exists():
             ap.error(f"{args.run_dir / CHECKPOINT} exists: pass --resume to continue it")
         config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, layers=args.layers)
         settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
-                               crop=args.crop, lr=args.lr, threads=args.threads,
-                               validate_every=args.validate_every, checkpoint_minutes=args.checkpoint_minutes)
+                               crop=args.crop, lr=args.lr, threads=args.threads or 1,
+                               validate_every=args.validate_every or RunSettings.validate_every,
+                               checkpoint_minutes=args.checkpoint_minutes or RunSettings.checkpoint_minutes)
+        torch.set_num_threads(settings.threads)
         ck = start(config, settings)
     ck = run(ck, args.run_dir, args.stop_after, log=lambda s: print(s, flush=True), cpu_budget=args.cpu_budget)
     if args.export is not None:
