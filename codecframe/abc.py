@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .config import Component
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .types import AllocationGroup, Quantized, RateOption, SymbolModel
 
 __all__ = [
@@ -202,7 +202,13 @@ class Allocator(Component, abc.ABC):
 
 # --------------------------------------------------------------------------- entropy coders
 class EntropyCoder(Component, abc.ABC):
-    """Lossless coding of integer symbols under an integer :class:`SymbolModel`."""
+    """Lossless coding of integer symbols under an integer :class:`SymbolModel`.
+
+    The ``Config`` of every entropy coder MUST have an int field ``precision`` (12..24): the
+    pipeline builds every symbol model at that precision, on the encoder side and, from the
+    file's header, on the decoder side. Subclass :class:`codecframe.coders.CoderConfig` (field
+    ``precision``, default 16, validated) to get it.
+    """
 
     kind: ClassVar[str] = "entropy_coder"
     #: Kinds of :class:`SymbolModel` this coder accepts.
@@ -210,8 +216,14 @@ class EntropyCoder(Component, abc.ABC):
 
     @property
     def precision(self) -> int:
-        """Bits of probability precision the models for this coder are built with."""
-        return int(self.config.precision)
+        """Bits of probability precision the models for this coder are built with (``config.precision``)."""
+        value = getattr(self.config, "precision", None)
+        if type(value) is not int or not 12 <= value <= 24:
+            raise ConfigError(
+                f"{self.describe()}: the config needs an int field 'precision' in 12..24, got {value!r} "
+                "(subclass codecframe.coders.CoderConfig for the Config)"
+            )
+        return value
 
     @abc.abstractmethod
     def encode(self, symbols: np.ndarray, model: SymbolModel, indexes: np.ndarray | None = None) -> bytes:

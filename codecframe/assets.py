@@ -7,21 +7,25 @@ paths of its asset files. Configs reference an asset as ``"sha256:<64 hex digits
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import _entrypoints
 from .errors import AssetError, ConfigError
 
-__all__ = ["GROUP", "asset_ref", "parse_ref", "load_asset", "find_asset", "register_asset", "known_assets"]
+__all__ = ["GROUP", "asset_ref", "parse_ref", "load_asset", "find_asset", "register_asset", "known_assets", "only_from"]
 
 GROUP = "codecframe.assets"
 _REF = re.compile(r"sha256:([0-9a-f]{64})")
 _index: dict[str, tuple[Path, str]] | None = None
 _local: dict[str, tuple[Path, str]] = {}
 _hash_cache: dict[tuple[str, int, int], str] = {}
+_only: dict[str, tuple[Path, str]] | None = None
+_STORE_FILE = re.compile(r"sha256-([0-9a-f]{64})\.bin")
 
 
 def _sha256_file(path: Path) -> str:
@@ -65,9 +69,25 @@ def _build_index() -> dict[str, tuple[Path, str]]:
     return index
 
 
+@contextlib.contextmanager
+def only_from(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Within the block, assets come only from ``directory``, a store of ``sha256-<hex>.bin`` files (the
+    conformance corpus's layout, ``specs/conformance.md``); installed and registered assets are ignored."""
+    global _only
+    root = Path(directory)
+    found = [(m.group(1), p) for p in (root.iterdir() if root.is_dir() else ()) if (m := _STORE_FILE.fullmatch(p.name))]
+    previous, _only = _only, {digest: (p, f"asset store {root}") for digest, p in found}
+    try:
+        yield
+    finally:
+        _only = previous
+
+
 def known_assets() -> dict[str, tuple[Path, str]]:
-    """``{hex digest: (path, providing distribution)}`` over all registered assets."""
+    """``{hex digest: (path, providing distribution)}`` over all registered assets (or those of :func:`only_from`)."""
     global _index
+    if _only is not None:
+        return dict(_only)
     if _index is None:
         _index = _build_index()
     return {**_index, **_local}
@@ -91,6 +111,8 @@ def find_asset(ref: str) -> Path:
         if digest in _local and not _local[digest][0].is_file():
             del _local[digest]
         found = known_assets().get(digest)
+    if (found is None or not found[0].is_file()) and _only is not None:
+        raise AssetError(f"the asset store in use has no {ref}")
     if found is None or not found[0].is_file():
         raise AssetError(
             f"no installed asset has {ref}; the data was made with tables/weights that this installation "

@@ -55,9 +55,19 @@ def _default(obj: Any) -> Any:
     raise FormatError(f"cannot store {type(obj).__name__} in a header")
 
 
+#: Python types a header value may have (besides maps, lists, tuples, numpy arrays and scalars):
+#: msgpack's own ``Timestamp`` (ext type -1) and ``ExtType`` objects are refused (spec §3.5).
+_SCALARS = (type(None), bool, int, float, str, bytes, bytearray)
+
+
 def _canonicalise(obj: Any, depth: int = 0) -> Any:
     if depth > Limits.max_depth:
         raise FormatError("value nests too deeply")
+    if isinstance(obj, _SCALARS) or isinstance(obj, np.ndarray):
+        return obj
+    if isinstance(obj, (msgpack.Timestamp, msgpack.ExtType)):
+        code = -1 if isinstance(obj, msgpack.Timestamp) else obj.code
+        raise FormatError(f"msgpack ext type {code} is not allowed in a header (only type {ARRAY_EXT}, ndarray)")
     if isinstance(obj, Mapping):
         for k in obj:
             if not isinstance(k, str):
@@ -67,7 +77,8 @@ def _canonicalise(obj: Any, depth: int = 0) -> Any:
         return [_canonicalise(v, depth + 1) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
-    return obj
+    raise FormatError(f"cannot store {type(obj).__name__} in a header (only maps, arrays, numbers, str, bytes, "
+                      "nil, bool and numpy arrays)")
 
 
 def pack(obj: Any) -> bytes:
@@ -111,6 +122,7 @@ def unpack(data: bytes, what: str = "header") -> Any:
             strict_map_key=True,
             use_list=True,
             ext_hook=_ext_hook,
+            timestamp=0,
             max_bin_len=Limits.max_bytes,
             max_str_len=Limits.max_str_len,
             max_array_len=Limits.max_array_len,

@@ -53,6 +53,10 @@ def write(header: dict[str, Any], streams: list[bytes] | tuple[bytes, ...]) -> b
     head = canonical.pack({**header, "streams": len(streams)})
     if len(head) > canonical.Limits.max_bytes:
         raise LimitError(f"header of {len(head)} bytes exceeds the limit of {canonical.Limits.max_bytes}")
+    try:  # a writer respects the reader's limits (array, map and string sizes, depth): read it back
+        canonical.unpack(head, "header")
+    except FormatError as exc:
+        raise LimitError(f"the header would not be readable: {exc}") from None
     prefix = _FIXED.pack(MAGIC, MAJOR, MINOR, 0, len(head)) + head
     parts = [prefix, struct.pack("<I", _crc(prefix))]
     for s in streams:

@@ -8,15 +8,21 @@ chunk is all the parallelism needed; workers find the codec through the ``numcod
     with cfdask.local_cluster(n_workers=2) as cluster, distributed.Client(cluster) as client:
         cfdask.warm_up(client, config)
         cfdask.to_zarr(big_dask_array, "out.zarr", config)
-    back = dask.array.from_zarr("out.zarr")        # decoding is chunk-parallel too
+    back = cfdask.read_zarr("out.zarr")            # decoding is chunk-parallel too
 
-``config`` is the codec config of :mod:`codecframe.ecosystem.array_codec`.
+``config`` is the codec config of :mod:`codecframe.ecosystem.array_codec`. Chunks written by
+:func:`to_zarr` record their place in the chunk grid, and :func:`read_zarr` checks each chunk's
+shape and place against the key it was read from (``dask.array.from_zarr`` reads them too, without
+that check).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import os
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,12 +35,13 @@ import zarr
 from dask.system import CPU_COUNT
 
 from .ecosystem.array_codec import ArrayCodec, chunk_layout, mean_std_dtype
-from .errors import CodecframeError, InputError
-from .io import atomic_open
-from .pipeline import Progress
+from .errors import CodecframeError, InputError, LimitError
+from .io import atomic_open, is_device_output
+from .pipeline import MAX_ELEMENTS, Progress
 
-__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "to_npy", "compute_blocks", "mean_std", "from_npy",
-           "row_chunks", "codec_arguments", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["local_cluster", "warm_up", "create_array", "to_zarr", "write_chunk", "read_zarr", "stored_chunks",
+           "missing_chunks", "array_codec", "to_npy", "compute_blocks", "mean_std", "from_npy", "row_chunks", "codec_arguments",
+           "DEFAULT_CHUNK_BYTES"]
 
 #: Chunk size :func:`row_chunks` aims at: 16 MiB chunks gave the best throughput per worker and kept
 #: a worker's memory within 3 chunks (docs/benchmarks.md, "Scale-out").
@@ -143,7 +150,9 @@ def to_zarr(
     """Compress ``array`` into a new zarr array, one dask task per chunk.
 
     The zarr chunks are the dask array's chunks (irregular chunking is rechunked to its largest
-    block shape first); ``write_empty_chunks`` is as in :func:`create_array`. Returns the zarr
+    block shape first); ``write_empty_chunks`` is as in :func:`create_array`. Each chunk records its
+    grid index, which :func:`read_zarr` checks (the chunk is encoded here and stored under its key,
+    an edge chunk padded with the fill value as zarr pads it). Returns the zarr
     array, or, when ``compute`` is False, a dask array of one ``True`` per chunk whose computation
     writes the chunks. ``progress`` is called as in :func:`compute_blocks`.
     """
@@ -175,6 +184,8 @@ def to_npy(array: da.Array, path: str | os.PathLike[str], *, progress: Progress 
     """
     if not isinstance(array, da.Array):
         raise InputError(f"to_npy needs a dask array, got {type(array).__name__}")
+    if array.size and is_device_output(path):
+        raise InputError(f"{path}: a device or FIFO cannot be memory-mapped; to_npy writes a regular file")
     with atomic_open(path) as fh:
         if array.size == 0:  # nothing to map
             np.save(fh, np.empty(array.shape, array.dtype), allow_pickle=False)
@@ -280,16 +291,157 @@ def _write_npy_block(block: np.ndarray, path: str, block_info: dict | None = Non
 
 
 def _write_block(block: np.ndarray, target: zarr.Array, block_info: dict | None = None) -> np.ndarray:
-    """Write one dask block into its place in ``target``; a one-element result per block. A codecframe
-    error names the block (``block [64:128, 0:48]: ...``), its type kept."""
-    region = _region(block_info[0])  # type: ignore[index]
+    """Write one dask block, which is one zarr chunk, into its place in ``target``; a one-element
+    result per block. A codecframe error names the block (``block [64:128, 0:48]: ...``), its type kept."""
+    info = block_info[0]  # type: ignore[index]
+    region = _region(info)
     try:
-        target[region] = block
+        if array_codec(target) is None:
+            target[region] = block
+        else:
+            write_chunk(target, tuple(info["chunk-location"]), block)
     except CodecframeError as exc:
         where = ", ".join(f"{r.start}:{r.stop}" for r in region)
         exc.args = (f"block [{where}]: {exc}", *exc.args[1:])
         raise
     return np.ones((1,) * block.ndim, bool)
+
+
+def write_chunk(target: zarr.Array, index: tuple[int, ...], block: np.ndarray) -> None:
+    """Encode ``block``, the values of the chunk at grid ``index`` of ``target`` (an array whose chunks
+    the codecframe codec codes alone; an edge chunk is padded with the fill value), with its index
+    recorded, and store it under its key as zarr would (``write_empty_chunks`` included)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    codec = array_codec(target)
+    if codec is None:
+        raise InputError(f"{target.store_path}: its chunks are not coded by the codecframe codec alone")
+    if not target.size:
+        return
+    chunk = block
+    fill = np.asarray(target.fill_value if target.fill_value is not None else 0, target.dtype)
+    if block.shape != tuple(target.chunks):
+        chunk = np.full(target.chunks, fill, target.dtype)
+        chunk[tuple(slice(0, n) for n in block.shape)] = block
+    if not target.config.write_empty_chunks and bool(np.all(chunk == fill)):
+        return
+    data = codec.encode(chunk, index=index)
+    key = target.store_path / target.metadata.encode_chunk_key(index)
+    sync(key.set(default_buffer_prototype().buffer.from_bytes(data)))
+
+
+def array_codec(array: zarr.Array) -> ArrayCodec | None:
+    """The :class:`ArrayCodec` of a zarr array whose stored chunks are exactly codecframe containers
+    (the codec alone: no filters, compressors or sharding; C order), else None."""
+    from .ecosystem.numcodecs_codec import Codecframe
+    from .ecosystem.zarr_codec import CodecframeCodec
+
+    if array.filters or array.shards is not None:
+        return None
+    if array.metadata.zarr_format == 3:
+        serializer = array.serializer
+        return serializer.codec if isinstance(serializer, CodecframeCodec) and not array.compressors else None
+    compressors = array.compressors
+    if len(compressors) == 1 and isinstance(compressors[0], Codecframe) and array.order == "C":
+        return compressors[0].array_codec
+    return None
+
+
+def _open(array: Any) -> zarr.Array:
+    if isinstance(array, zarr.Array):
+        return array
+    try:
+        return zarr.open_array(str(array), mode="r")
+    except FileNotFoundError:
+        raise InputError(f"{array}: no such zarr array") from None
+
+
+def read_zarr(array: Any, *, strict: bool = False, max_chunk_elements: int = MAX_ELEMENTS) -> da.Array:
+    """A dask array over a zarr array (a ``zarr.Array`` or a path) whose chunks the codecframe codec
+    codes alone, each task reading and checking one chunk.
+
+    A chunk must have the array's chunk shape and dtype, and one that records its grid index (as
+    :func:`to_zarr` writes them) must record the index of the key it was read from: a chunk copied or
+    moved from elsewhere is a FormatError. Every codecframe error names the chunk's key (``chunk
+    c/1/0: ...``), its type kept. A missing chunk reads as the fill value, as in zarr; with
+    ``strict`` it is an InputError naming the key. Chunks of more than ``max_chunk_elements`` values
+    are refused before anything is read (LimitError).
+    """
+    array = _open(array)
+    codec = array_codec(array)
+    if codec is None:
+        raise InputError(f"{array.store_path}: its chunks are not coded by the codecframe codec alone; "
+                         "read it with dask.array.from_zarr")
+    if math.prod(array.chunks) > max_chunk_elements:
+        raise LimitError(f"{array.store_path}: chunks of shape {list(array.chunks)} exceed the limit of "
+                         f"{max_chunk_elements} elements")
+    chunks = da.core.normalize_chunks(array.chunks, array.shape, dtype=array.dtype)
+    return da.map_blocks(functools.partial(_read_chunk, array, codec, strict), dtype=array.dtype, chunks=chunks,
+                         meta=np.empty((0,) * array.ndim, array.dtype))
+
+
+def _read_chunk(array: zarr.Array, codec: ArrayCodec, strict: bool, block_info: dict | None = None) -> np.ndarray:
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    info = block_info[None]  # type: ignore[index]
+    index = tuple(info["chunk-location"])
+    key = array.metadata.encode_chunk_key(index)
+    inside = tuple(slice(0, r.stop - r.start) for r in _region(info))
+    raw = sync((array.store_path / key).get(default_buffer_prototype()))
+    if raw is None:
+        if strict:
+            raise InputError(f"chunk {key} is missing")
+        fill = array.fill_value if array.fill_value is not None else 0
+        return np.full([s.stop for s in inside], fill, array.dtype)
+    try:
+        values = codec.decode(raw.as_numpy_array(), shape=array.chunks, dtype=array.dtype, index=index)
+    except CodecframeError as exc:
+        exc.args = (f"chunk {key}: {exc}", *exc.args[1:])
+        raise
+    return values if values.shape == tuple(s.stop for s in inside) else values[inside].copy()
+
+
+def stored_chunks(array: Any) -> set[tuple[int, ...]]:
+    """The grid indexes of the chunks (of a sharded array: the shards) present in the store, found by
+    listing it: the time taken grows with the stored objects, not with the declared grid."""
+    from zarr.core.sync import collect_aiterator
+
+    array = _open(array)
+    prefix = array.store_path.path
+    keys = collect_aiterator(array.store_path.store.list_prefix(prefix))
+    grid = _grid(array)
+    found = set()
+    for key in keys:
+        rel = key[len(prefix) + 1 :] if prefix else key
+        index = tuple(int(n) for n in re.findall(r"\d+", rel)) if array.ndim else ()
+        if len(index) == len(grid) and all(i < n for i, n in zip(index, grid)) \
+                and array.metadata.encode_chunk_key(index) == rel:
+            found.add(index)
+    return found
+
+
+def _grid(array: zarr.Array) -> tuple[int, ...]:
+    """The shape of the grid of stored objects: chunks, or shards of a sharded array."""
+    outer = array.shards or array.chunks
+    return tuple(-(-n // c) for n, c in zip(array.shape, outer))
+
+
+def missing_chunks(array: Any, limit: int = 10) -> tuple[int, list[str]]:
+    """How many chunks (shards) of ``array`` are absent from its store, and the keys of up to ``limit``
+    of them in grid order."""
+    array = _open(array)
+    grid = _grid(array)
+    stored = stored_chunks(array)
+    count = math.prod(grid) - len(stored)
+    keys = []
+    for index in itertools.product(*(range(n) for n in grid)):
+        if len(keys) >= min(limit, count):
+            break
+        if index not in stored:
+            keys.append(array.metadata.encode_chunk_key(index))
+    return count, keys
 
 
 def _pack_mean_std(mean: np.ndarray, std: np.ndarray) -> np.ndarray:

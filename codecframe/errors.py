@@ -69,3 +69,26 @@ class EncodeError(CodecframeError, ValueError):
 
 class DecodeError(FormatError):
     """An entropy-coded stream cannot be decoded with the given model."""
+
+
+class PluginError(CodecframeError):
+    """A component raised an exception that is not a codecframe error (a bug in the component).
+
+    The message names the component, the distribution that provides it and the group; the original
+    exception is the ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, component: str = "", distribution: str = "", group: str | None = None) -> None:
+        super().__init__(message)
+        self.component, self.distribution, self.group = component, distribution, group
+
+    def __reduce__(self) -> tuple:  # keep the attributes through pickling (worker processes)
+        return (type(self), (str(self),), dict(self.__dict__))
+
+
+class InputFileError(InputError, OSError):
+    """An input path is missing, is a directory, or cannot be read (the CLI exits with code 3, as for OSError)."""
+
+
+class OutOfMemoryError(LimitError):
+    """An allocation failed (a ``MemoryError``, kept as the cause): the input is too large for this machine."""

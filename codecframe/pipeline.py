@@ -17,10 +17,11 @@ from .abc import Allocator, EntropyCoder, Posterior, Quantizer
 from .canonical import DTYPE_CODES
 from .config import Component
 from .errors import ConfigError, EncodeError, FormatError, IncompatibleError, InputError, LimitError, VersionError
+from .guard import guarded
 from .registry import Registry, registry as default_registry
 from .types import AllocationGroup, Quantized, RateOption
 
-__all__ = ["Pipeline", "Decoded", "decode", "load_config", "MAX_ELEMENTS", "Progress"]
+__all__ = ["Pipeline", "Decoded", "decode", "load_config", "check_max_elements", "check_header", "MAX_ELEMENTS", "Progress"]
 
 #: Largest element (and symbol) count of one group or extra array: 2^28, i.e. 1 GiB of int32 symbols.
 MAX_ELEMENTS = 1 << 28
@@ -122,7 +123,10 @@ class Pipeline:
             return value
         if isinstance(value, Component):
             raise IncompatibleError(f"{value.describe()} was given as the {kind}")
-        return self.registry.create(kind, value)
+        cid = value if isinstance(value, str) else value.get("id") if isinstance(value, Mapping) else None
+        with guarded(f"{kind.replace('_', ' ')} {cid!r}", action="construction",
+                     distribution=_installed_distribution(self.registry, kind, cid) if isinstance(cid, str) else ""):
+            return self.registry.create(kind, value)
 
     def _check_compatible(self) -> None:
         q, p, c = self.quantizer, self.posterior_cls, self.entropy_coder
@@ -189,22 +193,28 @@ class Pipeline:
             options: tuple = ()
             if self.allocator.needs_estimates:
                 options = self._feasible_options(name, post)
-            alloc_groups.append(AllocationGroup(name, post.size, q.default_setting(), options))
+            with guarded(q, action="default_setting", registry=self.registry):
+                default = q.default_setting()
+            alloc_groups.append(AllocationGroup(name, post.size, default, options))
             if progress and self.allocator.needs_estimates:
                 progress("estimate", i + 1, total)
-        settings = self.allocator.allocate(alloc_groups)
+        with guarded(self.allocator, action="allocate", registry=self.registry):
+            settings = self.allocator.allocate(alloc_groups)
         if len(settings) != total:
             raise IncompatibleError(f"{self.allocator.describe()} returned {len(settings)} settings for {total} groups")
         records, streams = [], []
         for i, (name, setting) in enumerate(zip(names, settings)):
-            quantized = q.quantize(groups[name], setting)
-            if quantized.symbols.size != q.symbol_count(quantized):
+            with guarded(q, group=name, action="quantize", registry=self.registry):
+                quantized = q.quantize(groups[name], setting)
+                expected = q.symbol_count(quantized)
+                model, indexes = q.symbol_model(quantized, coder.precision)
+            if quantized.symbols.size != expected:
                 raise IncompatibleError(
                     f"{q.describe()} produced {quantized.symbols.size} symbols for group {name!r} "
-                    f"but its symbol_count says {q.symbol_count(quantized)}"
+                    f"but its symbol_count says {expected}"
                 )
-            model, indexes = q.symbol_model(quantized, coder.precision)
-            streams.append(coder.encode(quantized.symbols, model, indexes))
+            with guarded(coder, group=name, action="encode", registry=self.registry):
+                streams.append(coder.encode(quantized.symbols, model, indexes))
             records.append({
                 "name": name,
                 "shape": list(quantized.shape),
@@ -239,9 +249,12 @@ class Pipeline:
     def _feasible_options(self, name: str, post: Posterior) -> tuple[RateOption, ...]:
         """Estimates for every candidate setting the quantizer can code at the coder's precision."""
         options, refused = [], []
-        for setting in self.quantizer.settings():
+        with guarded(self.quantizer, action="settings", registry=self.registry):
+            settings = self.quantizer.settings()
+        for setting in settings:
             try:
-                options.append(self.quantizer.estimate(post, setting, self.entropy_coder.precision))
+                with guarded(self.quantizer, group=name, action="estimate", registry=self.registry):
+                    options.append(self.quantizer.estimate(post, setting, self.entropy_coder.precision))
             except (InputError, EncodeError) as exc:  # e.g. an alphabet too large for the precision
                 refused.append(f"{setting}: {exc}")
         if not options:
@@ -253,36 +266,43 @@ class Pipeline:
         """Decode container bytes written by a pipeline with this configuration.
 
         ``max_elements`` caps the values the file's groups may hold together (:class:`LimitError`
-        before anything is decoded); lower it for untrusted input.
+        before anything is decoded); lower it for untrusted input. It must be an integer in
+        [0, MAX_ELEMENTS] (the spec's limit can only be lowered), else :class:`ConfigError`.
         """
+        max_elements = check_max_elements(max_elements)
         box = container.read(data)
-        config = _check_header(box, max_elements)
+        config = check_header(box, max_elements)
         if config != self.get_config():
             raise ConfigError("the file was written by a different pipeline configuration; use codecframe.decode()")
         return self._decode(box, progress)
 
     def _decode(self, box: container.Container, progress: Progress | None) -> Decoded:
-        return _decode_box(box, self.quantizer, self.entropy_coder, progress)
+        return _decode_box(box, self.quantizer, self.entropy_coder, progress, self.registry)
 
 
-def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, progress: Progress | None) -> Decoded:
+def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, progress: Progress | None,
+                registry: Registry | None = None) -> Decoded:
     """Decode every group and extra of a verified container with the given quantizer and coder."""
     header = box.header
     groups, extras = header["groups"], header.get("extras", [])
     arrays: dict[str, np.ndarray] = {}
     for i, rec in enumerate(groups):
-        shape, dtype, count = rec["shape"], rec["dtype"], rec["count"]
+        shape, dtype, count, name = rec["shape"], rec["dtype"], rec["count"], rec["name"]
         probe = Quantized(np.zeros(0, np.int32), rec["setting"], rec["side"], shape, dtype)
-        expected = q.symbol_count(probe)
-        if count != expected:
-            raise FormatError(f"group {rec['name']!r}: header declares {count} symbols, its shape implies {expected}")
-        model, indexes = q.symbol_model(probe, coder.precision)
-        if indexes is not None and len(indexes) != count:
-            raise FormatError(f"group {rec['name']!r}: model index has {len(indexes)} entries for {count} symbols")
-        symbols = coder.decode(box.streams[i], model, count, indexes)
-        values = q.dequantize(dataclasses.replace(probe, symbols=symbols))
-        if values.shape != shape or values.dtype.name != dtype:
-            raise FormatError(f"group {rec['name']!r}: quantizer returned {values.shape} {values.dtype}")
+        with guarded(q, group=name, action="symbol_model", registry=registry):
+            expected = q.symbol_count(probe)
+            if count != expected:
+                raise FormatError(f"group {name!r}: header declares {count} symbols, its shape implies {expected}")
+            model, indexes = q.symbol_model(probe, coder.precision)
+            if indexes is not None and len(indexes) != count:
+                raise FormatError(f"group {name!r}: model index has {len(indexes)} entries for {count} symbols")
+        with guarded(coder, group=name, action="decode", registry=registry):
+            symbols = coder.decode(box.streams[i], model, count, indexes)
+        with guarded(q, group=name, action="dequantize", registry=registry):
+            values = q.dequantize(dataclasses.replace(probe, symbols=symbols))
+        if not isinstance(values, np.ndarray) or values.shape != shape or values.dtype.name != dtype:
+            got = f"{values.shape} {values.dtype}" if isinstance(values, np.ndarray) else type(values).__name__
+            raise FormatError(f"group {name!r}: quantizer returned {got}, not {shape} {dtype}")
         arrays[rec["name"]] = values
         if progress:
             progress("decode", i + 1, len(groups))
@@ -296,7 +316,7 @@ def _decode_box(box: container.Container, q: Quantizer, coder: EntropyCoder, pro
     return Decoded(arrays, header.get("meta", {}), out_extras, header)
 
 
-def _check_header(box: container.Container, max_elements: int) -> dict[str, Any]:
+def check_header(box: container.Container, max_elements: int) -> dict[str, Any]:
     """Validate the pipeline-level header schema and the file's total size; returns the pipeline config."""
     header = box.header
     unknown = set(header) - HEADER_KEYS
@@ -347,8 +367,9 @@ def decode(
 
     ``max_elements`` caps the values the file's groups may hold together (see :meth:`Pipeline.decode`).
     """
+    max_elements = check_max_elements(max_elements)
     box = container.read(data)
-    config = _check_header(box, max_elements)
+    config = check_header(box, max_elements)
     reg = registry or default_registry
     provenance = box.header.get("provenance", {})
     parts = []
@@ -359,8 +380,29 @@ def decode(
         hint = provenance.get(role)
         if not (isinstance(hint, dict) and all(isinstance(v, str) for v in hint.values())):
             hint = None  # provenance only improves messages; malformed provenance is ignored
-        parts.append(reg.create(role, config[role], hint=hint))
+        with guarded(f"{role.replace('_', ' ')} {cid!r}", action="construction",
+                     distribution=(hint or {}).get("distribution") or _installed_distribution(reg, role, cid)):
+            parts.append(reg.create(role, config[role], hint=hint))
     quantizer, coder = parts
     if set(quantizer.model_kinds) - set(coder.model_kinds):
         raise FormatError(f"{coder.describe()} cannot code the models of {quantizer.describe()}")
-    return _decode_box(box, quantizer, coder, progress)
+    return _decode_box(box, quantizer, coder, progress, reg)
+
+
+def _installed_distribution(reg: Registry, kind: str, cid: str) -> str:
+    try:
+        return reg.entry(kind, cid).distribution
+    except Exception:  # noqa: BLE001 - only improves a message
+        return ""
+
+
+def check_max_elements(value: Any) -> int:
+    """A caller's ``max_elements``: an integer in [0, MAX_ELEMENTS] (spec §4 lets readers only lower the limit)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"max_elements must be an integer, got {value!r}")
+    if not 0 <= value <= MAX_ELEMENTS:
+        raise ConfigError(
+            f"max_elements must be in [0, {MAX_ELEMENTS}] (2^28, the limit of container spec 1.1 §4; "
+            f"a reader may only lower it), got {value}"
+        )
+    return int(value)

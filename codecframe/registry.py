@@ -3,7 +3,8 @@
 One entry-point group per kind (:data:`codecframe.abc.KINDS`); the entry-point name is the
 component id. Scanning reads metadata only; a component's module is imported on first use. A
 plugin that fails to import is recorded (see :meth:`Registry.failures`) and does not affect other
-components. Two distributions that claim one id is an error unless :meth:`Registry.choose` picks
+components. Two distributions that claim one id is an error unless :meth:`Registry.choose` (the
+CLI's ``--choose kind:id=distribution``) or the environment variable ``CODECFRAME_CHOOSE`` picks
 one. :meth:`Registry.register` adds classes in-process (tests, notebooks).
 """
 
@@ -12,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-from collections.abc import Iterator, Mapping
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from . import _entrypoints
 from .abc import KINDS, Allocator, EntropyCoder, Posterior, PosteriorEstimator, Quantizer
 from .errors import ConfigError, DuplicateComponentError, PluginLoadError, UnknownComponentError
 
-__all__ = ["Registry", "Entry", "registry", "get", "create", "register", "registered"]
+__all__ = ["Registry", "Entry", "registry", "get", "create", "register", "registered", "parse_choice", "CHOOSE_ENV"]
 
 BASES: dict[str, type] = {
     "posterior": Posterior,
@@ -29,6 +32,35 @@ BASES: dict[str, type] = {
     "estimator": PosteriorEstimator,
 }
 IN_PROCESS = "<in-process>"
+#: Environment variable with duplicate-id choices: ``kind:id=distribution`` items separated by commas.
+CHOOSE_ENV = "CODECFRAME_CHOOSE"
+_CHOICE = re.compile(r"(?P<kind>[a-z_]+):(?P<id>[^=\s]+)=(?P<dist>[A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _norm(distribution: str) -> str:
+    """A distribution name as packaging compares them: case, ``-``, ``_`` and ``.`` runs do not matter."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def parse_choice(text: str) -> tuple[str, str, str]:
+    """``"kind:id=distribution"`` as ``(kind, id, distribution)``; anything else raises ConfigError."""
+    m = _CHOICE.fullmatch(text.strip())
+    if not m:
+        raise ConfigError(f"a choice must look like kind:id=distribution (e.g. quantizer:deadzone=my-plugin), got {text!r}")
+    _check_kind(m["kind"])
+    return m["kind"], m["id"], m["dist"]
+
+
+def _env_choices() -> dict[tuple[str, str], str]:
+    choices = {}
+    for item in os.environ.get(CHOOSE_ENV, "").split(","):
+        if item.strip():
+            try:
+                kind, cid, dist = parse_choice(item)
+            except ConfigError as exc:
+                raise ConfigError(f"${CHOOSE_ENV}: {exc}") from None
+            choices[(kind, cid)] = dist
+    return choices
 
 
 @dataclasses.dataclass
@@ -122,13 +154,15 @@ class Registry:
                 msg += f"; the file names it from distribution {dist} {ver}".rstrip() + f": pip install {dist}"
             raise UnknownComponentError(msg)
         if len(candidates) > 1:
-            chosen = self._choices.get((kind, cid))
-            picked = [c for c in candidates if c.distribution == chosen]
+            chosen = self._chosen(kind, cid)
+            picked = [c for c in candidates if chosen is not None and _norm(c.distribution) == _norm(chosen)]
             if not picked:
                 dists = ", ".join(f"{c.distribution} ({c.value})" for c in candidates)
+                asked = f" ({chosen!r}, the chosen distribution, provides none of them)" if chosen else ""
                 raise DuplicateComponentError(
-                    f"{kind} id {cid!r} is registered by several distributions: {dists}; "
-                    f"choose one with registry.choose({kind!r}, {cid!r}, distribution)"
+                    f"{kind} id {cid!r} is registered by several distributions: {dists}{asked}; choose one with "
+                    f"registry.choose({kind!r}, {cid!r}, distribution), the CLI option --choose {kind}:{cid}=DISTRIBUTION "
+                    f"or ${CHOOSE_ENV}"
                 )
             return picked[0]
         return candidates[0]
@@ -146,9 +180,18 @@ class Registry:
         return self.get(kind, config["id"], hint=hint).from_config(config)
 
     def choose(self, kind: str, cid: str, distribution: str) -> None:
-        """Resolve a duplicate id in favour of ``distribution``."""
+        """Resolve a duplicate id in favour of ``distribution`` (takes precedence over ``CODECFRAME_CHOOSE``)."""
         _check_kind(kind)
         self._choices[(kind, cid)] = distribution
+
+    def _chosen(self, kind: str, cid: str) -> str | None:
+        """The distribution chosen for a duplicate (kind, id): by :meth:`choose`, else by ``CODECFRAME_CHOOSE``."""
+        return self._choices.get((kind, cid)) or _env_choices().get((kind, cid))
+
+    def choose_all(self, choices: Iterable[str]) -> None:
+        """:meth:`choose` for each ``"kind:id=distribution"`` string (the CLI's ``--choose``)."""
+        for text in choices:
+            self.choose(*parse_choice(text))
 
     # ------------------------------------------------------------------ in-process
     def register(self, cls: type, *, replace: bool = False) -> type:
@@ -183,7 +226,11 @@ class Registry:
 
     # ------------------------------------------------------------------ listing
     def listing(self) -> list[dict[str, Any]]:
-        """Every known component with its version and distribution, loading each to report failures."""
+        """Every known component with its version and distribution, loading each to report failures.
+
+        ``status`` is "ok", "error" (the plugin fails to load), "duplicate" (another distribution
+        provides the id too) or "chosen" (the duplicate that a choice selects).
+        """
         rows = []
         for kind in KINDS:
             for cid, candidates in sorted(self._entries(kind).items()):
@@ -197,7 +244,11 @@ class Registry:
                     }
                     try:
                         row["version"] = self._load(entry).version
-                        row["status"] = "duplicate" if len(candidates) > 1 else "ok"
+                        row["status"] = "ok"
+                        if len(candidates) > 1:
+                            chosen = self._chosen(kind, cid)
+                            picked = chosen is not None and _norm(entry.distribution) == _norm(chosen)
+                            row["status"] = "chosen" if picked else "duplicate"
                     except PluginLoadError:
                         row["version"] = None
                         row["status"] = "error"

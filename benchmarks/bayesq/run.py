@@ -7,11 +7,17 @@ Methods (every one at the same code bits per weight; grids are per output channe
 - ``rtn``, ``rtn-mse``: round-to-nearest per channel, min–max and MSE-clipped (GPTQ's quant.py grids);
 - ``hqq``: HQQ 0.2.8 (data-free, ``optimize=True``), one group per output channel;
 - ``gptq``: the project's GPTQ (act-order, damp 0.01, block 128), sequential over layers;
-- BayesQ ladder: ``bq-alloc`` (knapsack allocation on min–max grids), ``bayesq`` (the default: +
-  posterior-expected codebooks), ``bq-proxy`` (+ Monte Carlo KL proxy), ``bq-distill`` (+ distillation
-  towards the posterior predictive), ``bq-distill-map`` (+ distillation towards the full-precision model);
-  ``bq-lloyd`` (non-uniform codebooks); ``bq-gptq`` (BayesQ allocation + GPTQ rounding).
-Fractional budgets for the fixed-width baselines alternate rows between the two neighbouring widths.
+  (all four through ``quantize(method=...)``);
+- BayesQ ladder, nearest rounding: ``bq-alloc`` (knapsack allocation on min–max grids),
+  ``bq-nearest`` (+ posterior-expected codebooks; the default of issue 5), ``bq-proxy`` (+ Monte
+  Carlo KL proxy), ``bq-distill`` (+ distillation towards the posterior predictive),
+  ``bq-distill-map`` (+ distillation towards the full-precision model); ``bq-lloyd`` (non-uniform
+  codebooks);
+- ``bayesq``: the default (BayesQ allocation on the min–max grids' posterior-expected distortions +
+  GPTQ rounding, Hessians from the posterior pass); ``bq-gptq-grid``: the same allocation on the
+  searched grids' distortions; ``bq-gptq-seq``: Hessians recomputed per layer through the quantized
+  prefix.
+Fractional budgets for the fixed-width baselines put the matching share of rows at the wider width.
 Calibration sets are drawn per seed from the training data; data-free methods repeat across seeds.
 Every method's weights are also written as a .cfr container (bayesq-grid quantizer, range coder) to
 measure actual file bits. Runs on one thread (torch.set_num_threads(1)); JIT is warmed up first.
@@ -20,7 +26,6 @@ measure actual file bits. Runs on one thread (torch.set_num_threads(1)); JIT is 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -29,16 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from codecframe_bayesq.api import QuantizedModel, file_accounting, quantize
-from codecframe_bayesq.baselines import gptq_model, rtn_code
+from codecframe_bayesq.api import file_accounting, quantize
 from codecframe_bayesq.examples.zoo import load_example
-from codecframe_bayesq.layers import find_layers, set_weight_matrix, weight_matrix
 from codecframe_bayesq.metrics import evaluate, log_probs
-from codecframe_bayesq.quantizers import GridQuantizer, LayerCode
-from codecframe.builtins.gaussian import GaussianPosterior
 
 #: Per model: calibration size, and the (cheaper) proxy/distillation settings for the language model.
 SETTINGS = {
@@ -49,74 +49,21 @@ SETTINGS = {
 }
 
 
-def row_bits(rows: int, budget: float) -> np.ndarray:
-    """Fixed-width baselines: every row at ``budget``; x.5 budgets alternate ceil/floor by row."""
-    lo, hi = int(np.floor(budget)), int(np.ceil(budget))
-    if lo == hi:
-        return np.full(rows, lo)
-    if abs(budget - lo - 0.5) > 1e-9:
-        raise ValueError("fixed-width baselines support integer and x.5 budgets")
-    return np.where(np.arange(rows) % 2 == 0, hi, lo)
-
-
-def hqq_code(w: np.ndarray, bits: np.ndarray) -> LayerCode:
-    """HQQ per output channel (one group per row), run separately on the rows of each width."""
-    from hqq.core.quantize import Quantizer as HQQ
-
-    scale, zero = np.empty(len(bits)), np.empty(len(bits))
-    codes = np.empty(w.shape, np.int32)
-    for b in np.unique(bits):
-        rows = np.flatnonzero(bits == b)
-        sub = torch.tensor(w[rows], dtype=torch.float32)
-        q, meta = HQQ.quantize(sub, nbits=int(b), group_size=sub.shape[1], optimize=True, axis=1, device="cpu",
-                               bitpack=False)
-        q = q.reshape(sub.shape).double().numpy()
-        s = meta["scale"].reshape(-1).double().numpy()
-        z = meta["zero"].reshape(-1).double().numpy()
-        codes[rows] = np.clip(np.rint(q), 0, (1 << int(b)) - 1).astype(np.int32)
-        scale[rows], zero[rows] = s, -s * z  # HQQ: w ≈ (q - z)·s
-    levels = {int(b): np.arange(1 << int(b), dtype=np.float64) for b in np.unique(bits)}
-    return LayerCode(np.asarray(bits), scale, zero, levels, codes)
-
-
-def wrap(model: torch.nn.Module, codes: dict[str, LayerCode], architecture: dict) -> QuantizedModel:
-    """A QuantizedModel for any method's per-row codes, to write it as a .cfr container."""
-    layers, unsupported = find_layers(model)
-    posts = {l.group: GaussianPosterior(mean=weight_matrix(l), std=np.ones((l.rows, l.cols))) for l in layers}
-    q = GridQuantizer()
-    stored = {g: q.rounded(c, None) for g, c in codes.items()}
-    return QuantizedModel(model, layers, unsupported, stored, posts, q, {}, {}, architecture)
-
-
-def baseline(ex, method: str, budget: float, calib: torch.Tensor) -> tuple[torch.nn.Module, dict, float]:
-    model = copy.deepcopy(ex.model)
-    layers, _ = find_layers(model)
-    t0 = time.perf_counter()
-    if method in ("rtn", "rtn-mse"):
-        codes = {l.group: rtn_code(weight_matrix(l), row_bits(l.rows, budget), mse=method == "rtn-mse") for l in layers}
-    elif method == "hqq":
-        codes = {l.group: hqq_code(weight_matrix(l), row_bits(l.rows, budget)) for l in layers}
-    elif method == "gptq":
-        grids = {l.group: rtn_code(weight_matrix(l), row_bits(l.rows, budget)) for l in layers}
-        codes = gptq_model(model, layers, calib, grids)
-    else:
-        raise ValueError(method)
-    seconds = time.perf_counter() - t0
-    for l in layers:
-        set_weight_matrix(l, codes[l.group].values())
-    return model, codes, seconds
-
-
 def bayesq_variants(name: str) -> dict[str, dict[str, Any]]:
+    """The ladder (nearest rounding, as in issue 5), the default (GPTQ rounding from the posterior
+    pass), and GPTQ rounding with Hessians recomputed per layer."""
     s = SETTINGS[name]
+    near = {"rounding": "nearest"}
     return {
-        "bq-alloc": {"codebook": "minmax"},
+        "bq-alloc": {"codebook": "minmax", **near},
+        "bq-nearest": near,
+        "bq-proxy": {"proxy": s["proxy"], **near},
+        "bq-distill": {"proxy": s["proxy"], "distill_options": s["distill"], **near},
+        "bq-distill-map": {"proxy": s["proxy"], "distill_options": {**s["distill"], "samples": 0}, **near},
+        "bq-lloyd": {"codebook": "lloyd", **near},
         "bayesq": {},
-        "bq-proxy": {"proxy": s["proxy"]},
-        "bq-distill": {"proxy": s["proxy"], "distill_options": s["distill"]},
-        "bq-distill-map": {"proxy": s["proxy"], "distill_options": {**s["distill"], "samples": 0}},
-        "bq-lloyd": {"codebook": "lloyd"},
-        "bq-gptq": {"rounding": "gptq"},
+        "bq-gptq-grid": {"codebook": "grid"},
+        "bq-gptq-seq": {"rounding": "gptq-sequential"},
     }
 
 
@@ -142,15 +89,18 @@ def run(models: list[str], budgets: list[float], seeds: list[int], methods: set[
                                     and r["budget"] == budget and r["seed"] == seeds[0])
                         records.append({**prev, "seed": seed, "repeated": True})
                         continue
-                    model, codes, seconds = baseline(ex, method, budget, calib)
-                    qm = wrap(model, codes, ex.architecture)
+                    t0 = time.perf_counter()
+                    qm = quantize(ex.model, calib, budget, method=method, architecture=ex.architecture)
+                    seconds = time.perf_counter() - t0
                     acc = file_accounting(qm.to_bytes(), qm.n_weights, qm.code_bits())
+                    acc.pop("full_precision_tensors")
                     records.append({"model": name, "method": method, "budget": budget, "seed": seed,
-                                    "seconds": seconds, **acc, **evaluate(model, ref, ex.x_test, ex.y_test)})
+                                    "seconds": seconds, **acc, **evaluate(qm.model, ref, ex.x_test, ex.y_test)})
                     log(records[-1])
                 for method, opts in variants.items():
                     qm = quantize(ex.model, calib, budget, seed=seed, architecture=ex.architecture, **opts)
                     acc = file_accounting(qm.to_bytes(), qm.n_weights, qm.code_bits())
+                    acc.pop("full_precision_tensors")
                     records.append({"model": name, "method": method, "budget": budget, "seed": seed,
                                     "seconds": qm.timings["total"], "timings": qm.timings, **acc,
                                     **evaluate(qm.model, ref, ex.x_test, ex.y_test)})
@@ -177,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(rec: dict) -> None:
         print(json.dumps({k: rec[k] for k in ("model", "method", "budget", "seed", "kl", "code_bits_per_weight",
-                                               "file_bits_per_weight", "seconds")}), file=sys.stderr, flush=True)
+                                               "quantized_bits_per_weight", "seconds")}), file=sys.stderr, flush=True)
 
     for name in args.models.split(","):
         use = seeds[: args.lm_seeds] if name == "tinylm" else seeds

@@ -10,13 +10,17 @@ import statistics
 import sys
 from collections import defaultdict
 
-METHODS = ["rtn", "rtn-mse", "hqq", "gptq", "bq-alloc", "bayesq", "bq-proxy", "bq-distill", "bq-distill-map",
-           "bq-lloyd", "bq-gptq"]
+METHODS = ["rtn", "rtn-mse", "hqq", "gptq", "bq-alloc", "bq-nearest", "bq-proxy", "bq-distill", "bq-distill-map",
+           "bq-lloyd", "bayesq", "bq-gptq-grid", "bq-gptq-seq"]
 LABELS = {
     "rtn": "RTN min–max", "rtn-mse": "RTN MSE-clipped", "hqq": "HQQ", "gptq": "GPTQ",
-    "bq-alloc": "BayesQ: allocation only", "bayesq": "**BayesQ (default)**: + codebooks", "bq-proxy": "+ MC proxy",
-    "bq-distill": "+ distillation (posterior predictive)", "bq-distill-map": "+ distillation (full-precision teacher)",
-    "bq-lloyd": "BayesQ non-uniform (Lloyd) codebooks", "bq-gptq": "BayesQ allocation + GPTQ rounding",
+    "bq-alloc": "BayesQ nearest rounding: allocation only",
+    "bq-nearest": "BayesQ nearest rounding, searched codebooks (the issue-5 default)",
+    "bq-proxy": "+ MC proxy", "bq-distill": "+ distillation (posterior predictive)",
+    "bq-distill-map": "+ distillation (full-precision teacher)", "bq-lloyd": "BayesQ non-uniform (Lloyd) codebooks",
+    "bayesq": "**BayesQ (default)**: allocation (min–max grids) + GPTQ rounding, one pass",
+    "bq-gptq-grid": "BayesQ allocation (searched grids) + GPTQ rounding, one pass",
+    "bq-gptq-seq": "BayesQ allocation + GPTQ rounding, sequential Hessians",
 }
 
 
@@ -64,7 +68,7 @@ def main(path: str) -> None:
         # metrics at 3 bits
         b3 = 3.0 if 3.0 in budgets else budgets[0]
         out += [f"Other metrics at {b3:g} bits (means over seeds); file bits include every full-precision parameter:", "",
-                "| method | NLL | accuracy % | perplexity | ECE | code bits/w | file bits/w | quantized-part file bits/w | seconds |",
+                "| method | NLL | accuracy % | perplexity | ECE | code bits/w | quantized bits/w (file less extras) | whole file bits/parameter | seconds |",
                 "|---|---|---|---|---|---|---|---|---|"]
         for m in METHODS:
             rs = by.get((model, m, b3), [])
@@ -72,14 +76,14 @@ def main(path: str) -> None:
                 continue
             mean = lambda k: statistics.mean(r[k] for r in rs)
             out.append(f"| {LABELS[m]} | {mean('nll'):.4f} | {100 * mean('accuracy'):.2f} | {mean('perplexity'):.3f} | "
-                       f"{mean('ece'):.4f} | {mean('code_bits_per_weight'):.3f} | {mean('file_bits_per_weight'):.3f} | "
-                       f"{mean('quantized_file_bits_per_weight'):.3f} | {statistics.median(r['seconds'] for r in rs):.2f} |")
+                       f"{mean('ece'):.4f} | {mean('code_bits_per_weight'):.3f} | {mean('quantized_bits_per_weight'):.3f} | "
+                       f"{mean('file_bits_per_parameter'):.3f} | {statistics.median(r['seconds'] for r in rs):.2f} |")
         out.append("")
         # paired differences
         out += ["Paired differences of KL per calibration seed, BayesQ (default) − baseline "
                 "(negative = BayesQ better; mean [min, max], wins/seeds):", "",
                 "| baseline | " + " | ".join(f"{b:g} bits" for b in budgets) + " |", "|---|" + "---|" * len(budgets)]
-        for m in ("rtn", "rtn-mse", "hqq", "gptq", "bq-gptq"):
+        for m in ("rtn", "rtn-mse", "hqq", "gptq", "bq-nearest", "bq-gptq-grid", "bq-gptq-seq"):
             cells = []
             for b in budgets:
                 ours = {r["seed"]: r["kl"] for r in by.get((model, "bayesq", b), [])}
@@ -95,8 +99,9 @@ def main(path: str) -> None:
         out.append("")
     # entropy coding vs fixed-length codes
     out += ["### Entropy-coded file vs fixed-length codes plus the same metadata (BayesQ default, means over seeds)", "",
-            "Fixed-length size = file − entropy-coded index streams + code bits (same header, row maps and extras).", "",
-            "| model | budget | code bits/w | entropy-coded index bits/w | file bits/w | fixed-length file bits/w | smaller? |",
+            "Quantized part = file less the full-precision extras; fixed-length = that less the entropy-coded index "
+            "streams plus the code bits (same header, row grids and count tables).", "",
+            "| model | budget | code bits/w | entropy-coded index bits/w | quantized bits/w | fixed-length quantized bits/w | smaller? |",
             "|---|---|---|---|---|---|---|"]
     for model in models:
         for b in budgets:
@@ -104,14 +109,14 @@ def main(path: str) -> None:
             if not q:
                 continue
             mean = lambda k: statistics.mean(r[k] for r in q)
-            fixed = mean("file_bits_per_weight") - mean("coded_index_bits_per_weight") + mean("code_bits_per_weight")
+            fixed = mean("quantized_bits_per_weight") - mean("coded_index_bits_per_weight") + mean("code_bits_per_weight")
             out.append(f"| {model} | {b:g} | {mean('code_bits_per_weight'):.3f} | {mean('coded_index_bits_per_weight'):.3f} | "
-                       f"{mean('file_bits_per_weight'):.3f} | {fixed:.3f} | "
+                       f"{mean('quantized_bits_per_weight'):.3f} | {fixed:.3f} | "
                        f"{'yes' if all(r['coded_index_bits_per_weight'] < r['code_bits_per_weight'] for r in q) else 'no'} |")
     out.append("")
     # timing
     out += ["### Time: BayesQ preprocessing + quantization vs the GPTQ run (same model, calibration set, thread)", "",
-            "| model | budget | GPTQ s (median) | BayesQ default s (median) | ratio | BayesQ split (posterior / codebooks / allocation) |",
+            "| model | budget | GPTQ s (median) | BayesQ default s (median) | ratio | BayesQ split (posterior / codebooks / allocation / GPTQ rounding) |",
             "|---|---|---|---|---|---|"]
     for model in models:
         for b in budgets:
@@ -120,7 +125,7 @@ def main(path: str) -> None:
                 continue
             gs, qs = statistics.median(r["seconds"] for r in g), statistics.median(r["seconds"] for r in q)
             split = " / ".join(f"{statistics.median(r['timings'].get(k, 0.0) for r in q):.2f}"
-                               for k in ("posterior", "codebooks", "allocation"))
+                               for k in ("posterior", "codebooks", "allocation", "gptq_rounding"))
             out.append(f"| {model} | {b:g} | {gs:.2f} | {qs:.2f} | {qs / gs:.1f}× | {split} |")
     out.append("")
     print("\n".join(out))

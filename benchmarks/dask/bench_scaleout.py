@@ -122,7 +122,7 @@ def run_serial(args, config, store: Path, stored: Path | None) -> dict:
     source_array = open_source(stored)
     start = time.perf_counter()
     for i in range(args.chunks):
-        arr[i * args.chunk_rows : (i + 1) * args.chunk_rows] = read_block(i, args.chunk_rows, source_array)
+        cfdask.write_chunk(arr, (i, 0), read_block(i, args.chunk_rows, source_array))  # as to_zarr's tasks do
     return {"encode_s": time.perf_counter() - start}
 
 

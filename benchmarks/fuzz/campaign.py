@@ -3,11 +3,17 @@
     nice -n 19 .venv/bin/python benchmarks/fuzz/campaign.py --runs container=1000000 core=300000 \\
         --report benchmarks/fuzz/report.json
 
+Issue 19's structural campaign (every positive vector; decode, ``info`` and the CLI):
+
+    nice -n 10 .venv/bin/python benchmarks/fuzz/campaign.py --engine mutate \\
+        --runs all=600000 info=250000 cli=150000 --report report.json
+
 Engines: ``atheris`` (coverage-guided libFuzzer; one subprocess per target, seeded with the
 conformance vectors) when it is installed, else ``mutate`` (a seeded in-process mutation loop over
-the same four input modes of :mod:`harness`). Per target the report gives the inputs executed,
-crashes (inputs that raised an exception that is not a CodecframeError, grouped by signature, or
-a dead process), hangs (an input over ``--hang-seconds``), the slowest input and the peak RSS.
+the same four input modes of :mod:`harness`). Per target the report gives the inputs executed
+(and per second), the outcomes per input mode, crashes (inputs that raised an exception that is
+not a CodecframeError, grouped by signature, or a dead process), hangs (an input over
+``--hang-seconds``), the slowest input and the peak RSS.
 Artifacts (``--artifacts``, emptied per run) hold every crashing input.
 """
 
@@ -38,12 +44,18 @@ from codecframe.io import atomic_write  # noqa: E402
 _STAT = re.compile(r"stat::(\w+):\s+(\d+)")
 
 
-def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts: Path, vectors: Corpus) -> dict:
+#: The harness' input modes, by their mode byte.
+MODES = ("raw", "crc-fixed", "header-edit", "stream-edit")
+
+
+def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts: Path, vectors: Corpus,
+               progress_every: int = 20_000) -> dict:
     """The in-process engine: inputs in the four harness modes, generated from a seeded generator."""
     files = harness.seeds_for(target, vectors)
     seeds = harness.seed_inputs(files)
     rng = np.random.default_rng(seed)
-    stats = {"engine": "mutate", "inputs": 0, "ok": 0, "rejected": 0, "hangs": 0, "slowest_s": 0.0}
+    stats = {"engine": "mutate", "inputs": 0, "ok": 0, "rejected": 0, "hangs": 0, "slowest_s": 0.0,
+             "by_mode": {name: {"ok": 0, "rejected": 0, "crashed": 0} for name in MODES}}
     t_start = time.perf_counter()
     for i in range(runs):
         mode = i % 4
@@ -54,15 +66,24 @@ def run_mutate(target: str, runs: int, seed: int, hang_seconds: float, artifacts
         if i < len(seeds):
             data = seeds[i]
         t0 = time.perf_counter()
+        by_mode = stats["by_mode"][MODES[data[0] % 4]]
         try:
-            stats[harness.check(target, data, files)] += 1
+            outcome = harness.check(target, data, files)
+            stats[outcome] += 1
+            by_mode[outcome] += 1
         except Exception as exc:  # noqa: BLE001 - a crash: record the input and keep going
             harness.record_crash(artifacts, target, data, exc)
+            by_mode["crashed"] += 1
         elapsed = time.perf_counter() - t0
         stats["slowest_s"] = max(stats["slowest_s"], elapsed)
         stats["hangs"] += elapsed > hang_seconds
         stats["inputs"] += 1
+        if stats["inputs"] % progress_every == 0:  # partial figures, in case the campaign is stopped
+            print(json.dumps({target: {**stats, "seconds": round(time.perf_counter() - t_start, 1),
+                                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                                       **crash_summary(artifacts, target)}}), file=sys.stderr, flush=True)
     stats["seconds"] = round(time.perf_counter() - t_start, 1)
+    stats["inputs_per_s"] = round(stats["inputs"] / max(stats["seconds"], 1e-9), 1)
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     stats["slowest_s"] = round(stats["slowest_s"], 4)
     return {**stats, **crash_summary(artifacts, target)}

@@ -9,19 +9,35 @@ An input is one *mode* byte followed by a payload:
   settings, side info, shapes, counts, configs) with canonical re-encoding and valid CRCs;
 - mode 3: the payload drives byte edits inside a seed's *stream payloads* with valid CRCs.
 
+Header edits are *header-aware*: they replace any leaf or sub-tree with boundary numbers (2^64−1,
+1e300, NaN, ∞), other types (a list for a map and back, strings, bytes, nil, bool), dtype names or
+odd ndarrays, delete keys or duplicate list entries, then re-encode canonically and repair the CRCs.
+
 ``check(target, data, seeds)`` returns "ok" or "rejected" (a CodecframeError) and lets any
 other exception propagate: that is a crash, which the engines record with :func:`record_crash`
-(input file plus a signature line) and then continue.
+(input file plus a signature line) and then continue. A :class:`PluginError` (a component's
+foreign exception, wrapped by the pipeline), an :class:`OutOfMemoryError` and a numpy
+``RuntimeWarning`` count as crashes too: they are bugs the wrapping would otherwise hide.
+
+Targets: ``container`` (the reader), ``core``/``vbq``/``bayesq``/``gmvq`` (``codecframe.decode``
+seeded with that distribution's vectors), ``all`` (decode, seeded with every positive vector),
+``info`` (what ``codecframe info --verbose`` and ``--json`` compute) and ``cli`` (``codecframe info``
+and ``codecframe decode`` through ``main()`` on a file: exit codes 0–3 only, never an exception).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
+import io
 import json
+import os
 import struct
+import tempfile
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +47,10 @@ import numpy as np
 import codecframe
 from codecframe import canonical, container
 from codecframe.conformance import Corpus, default_corpus, surgery
-from codecframe.errors import CodecframeError
+from codecframe.canonical import DTYPE_CODES
+from codecframe.cli import core_commands
+from codecframe.cli import main as cli_module
+from codecframe.errors import CodecframeError, OutOfMemoryError, PluginError
 
 __all__ = ["TARGETS", "seeds_for", "seed_inputs", "materialize", "check", "signature", "record_crash", "Choices"]
 
@@ -66,14 +85,23 @@ class Choices:
         return max(len(self.data) - self.pos, 0)
 
 
-_INTS = (0, 1, -1, 2, 7, 255, 256, 65535, 65536, 2**31 - 1, 2**31, -(2**31), 2**32, 2**53, 2**63 - 1, -(2**63))
-_FLOATS = (0.0, -0.0, 1e-300, 1e300, 0.5, -1.0, 3.0)
+_INTS = (0, 1, -1, 2, 7, 255, 256, 65535, 65536, 2**31 - 1, 2**31, -(2**31), 2**32, 2**37, 2**53, 2**63 - 1, -(2**63),
+         2**64 - 1, 1 << 28, (1 << 28) + 1)
+_FLOATS = (0.0, -0.0, 1e-300, 1e300, 1.7976931348623157e308, 0.5, -1.0, 3.0, float("inf"), float("nan"), 5e-324)
 _DTYPES = ("int8", "uint8", "int32", "uint32", "int64", "float32", "float64", "bool")
 
 
 def _value(ch: Choices, old: Any) -> Any:
     """A replacement for a header leaf: boundary numbers, small changes, other types, odd arrays."""
-    kind = ch.int(10)
+    kind = ch.int(13)
+    if kind == 10:
+        return list(DTYPE_CODES)[ch.int(len(DTYPE_CODES))] if ch.int(4) else "complex128"
+    if kind == 11 and isinstance(old, dict):  # a map becomes a list (of its values or its keys)
+        return list(old.values()) if ch.int(2) else list(old)
+    if kind == 11 and isinstance(old, list):  # a list becomes a map
+        return {str(i): v for i, v in enumerate(old)}
+    if kind == 12:
+        return [old] if ch.int(2) else {"x": old}
     if kind == 0:
         return _INTS[ch.int(len(_INTS))]
     if kind == 1 and isinstance(old, int) and not isinstance(old, bool):
@@ -94,7 +122,8 @@ def _value(ch: Choices, old: Any) -> Any:
         arr = old.copy()
         for _ in range(1 + ch.int(4)):
             new = _INTS[ch.int(len(_INTS))] % 256 if arr.dtype.kind in "iub" else _FLOATS[ch.int(len(_FLOATS))]
-            arr.flat[ch.int(arr.size)] = np.array(new).astype(arr.dtype)
+            with np.errstate(all="ignore"):  # e.g. 1e300 into float16: inf, as intended
+                arr.flat[ch.int(arr.size)] = np.array(new).astype(arr.dtype)
         return arr
     dtype = np.dtype(_DTYPES[ch.int(len(_DTYPES))])
     shape = tuple(ch.int(5) for _ in range(ch.int(3)))
@@ -186,6 +215,35 @@ def _decode(data: bytes) -> None:
     codecframe.decode(data)
 
 
+def _info(data: bytes) -> None:
+    core_commands.describe_file(data)
+    core_commands.info_lines(data, "fuzz.cfr", verbose=True)
+    core_commands.info_lines(data, "fuzz.cfr")
+
+
+_CLI_DIR = tempfile.mkdtemp(prefix="codecframe-fuzz-cli-")
+#: One parser for all inputs: building it (scanning the plugins' command entry points) is 90 % of a call.
+cli_module.build_parser = functools.lru_cache(maxsize=1)(cli_module.build_parser)
+
+
+def _cli(data: bytes) -> None:
+    path, out = os.path.join(_CLI_DIR, "in.cfr"), os.path.join(_CLI_DIR, "out.npz")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    for argv in (["info", path], ["info", "--json", path], ["decode", path, "-o", out]):
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = cli_module.main(argv)
+        if code not in (0, 1, 2, 3) or "Traceback" in sink.getvalue():
+            raise AssertionError(f"codecframe {argv[0]} exited with {code}: {sink.getvalue()[-300:]}")
+        if code == 2:
+            raise MemoryError(f"codecframe {argv[0]} ran out of memory: {sink.getvalue()[-300:]}")
+        if ") failed in " in sink.getvalue():  # a PluginError: a component's foreign exception
+            raise RuntimeError(f"codecframe {argv[0]}: {sink.getvalue()[-300:]}")
+        if code:
+            raise CodecframeError(f"codecframe {argv[0]} refused the file (exit {code})")
+
+
 def _vectors(corpus: Corpus) -> list[tuple[dict[str, Any], bytes]]:
     return [(v.case, v.file(v.case["file"])) for v in corpus.vectors() if v.kind == "positive"]
 
@@ -194,7 +252,7 @@ def seeds_for(target: str, corpus: Corpus | None = None) -> list[bytes]:
     """Seed files of ``target``: all positive vectors (container), core-only ones (core), or those
     whose components come from the plugin distribution ``codecframe-<target>``."""
     vectors = _vectors(corpus or Corpus(default_corpus()))
-    if target == "container":
+    if target in ("container", "all", "info", "cli"):
         chosen = [data for _, data in vectors]
     elif target == "core":
         chosen = [data for case, data in vectors if case["requires"] == ["codecframe"]]
@@ -212,13 +270,22 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "vbq": _decode,
     "bayesq": _decode,
     "gmvq": _decode,
+    "all": _decode,
+    "info": _info,
+    "cli": _cli,
 }
 
 
 def check(target: str, data: bytes, seeds: list[bytes]) -> str:
-    """Run one input; "ok" or "rejected". Any non-codecframe exception propagates (a crash)."""
+    """Run one input; "ok" or "rejected". Any non-codecframe exception propagates (a crash), and so do
+    the cause of a PluginError, an OutOfMemoryError and a numpy RuntimeWarning (as an exception)."""
+    file = materialize(data, seeds)
     try:
-        TARGETS[target](materialize(data, seeds))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            TARGETS[target](file)
+    except (PluginError, OutOfMemoryError) as exc:
+        raise (exc.__cause__ or exc) from None
     except CodecframeError:
         return "rejected"
     return "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 import zipfile
 import zlib
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import container
+from .. import canonical, container
 from ..errors import InputError
 from ..io import atomic_write, read_bytes
-from ..pipeline import MAX_ELEMENTS, Pipeline, decode
+from ..pipeline import MAX_ELEMENTS, Pipeline, check_header, decode
 from ..registry import registry
 from .progress import StderrProgress
 
@@ -38,12 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, help="output .npz (groups by name, extras as extra.NAME)")
     p.add_argument("--progress", action="store_true", default=None, help="force progress output on stderr")
     p.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, metavar="N",
-                   help=f"refuse files whose groups hold more than N values together (default {MAX_ELEMENTS})")
+                   help=f"refuse files whose groups hold more than N values together; N in [0, {MAX_ELEMENTS}], "
+                        f"the spec's limit, which N can only lower (default {MAX_ELEMENTS})")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="show a container's header, components, streams and checksums")
     p.add_argument("input", type=Path)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (the complete header)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="every group's full setting and side info (per-row bit widths, ...) and stream checksums")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("demo", help="end-to-end demo: compress and decompress real files with every installed plugin")
@@ -129,38 +133,93 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    raw = read_bytes(args.input)
+def _brief(value: Any) -> str:
+    """A short rendering of a setting or side-info value: long lists and arrays become their size and range."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_brief(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, np.ndarray):
+        what = f"{value.dtype.name}{list(value.shape)}"
+        if value.size and value.dtype.kind in "biuf":
+            return f"{what} {value.min()}..{value.max()}"
+        return what
+    if isinstance(value, list):
+        if len(value) <= 4:
+            return "[" + ", ".join(_brief(v) for v in value) + "]"
+        numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        span = f" {min(numbers)}..{max(numbers)}, mean {sum(numbers) / len(numbers):.4g}" if len(numbers) == len(value) else ""
+        return f"[{len(value)} values{span}]"
+    return json.dumps(value)
+
+
+def describe_file(raw: bytes, name: str = "") -> dict[str, Any]:
+    """What ``codecframe info --json`` prints: the verified header (same schema check as decode), the streams
+    and, per group, the element count, stream size and side-info size."""
+    return _inspect(raw, name)[1]
+
+
+def _inspect(raw: bytes, name: str) -> tuple[container.Container, dict[str, Any]]:
     box = container.read(raw)
+    check_header(box, MAX_ELEMENTS)
     header = box.header
     streams = [{"index": i, "bytes": len(s), "crc32": f"{zlib.crc32(s) & 0xFFFFFFFF:08x}"} for i, s in enumerate(box.streams)]
-    info = {
-        "file": str(args.input),
-        "bytes": len(raw),
-        "format": f"{box.version[0]}.{box.version[1]}",
-        "header": _jsonable(header),
-        "streams": streams,
-    }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(f"{args.input}: codecframe container {info['format']}, {len(raw)} bytes, {len(streams)} stream(s)")
-    pipeline = header.get("pipeline", {})
+    groups = []
+    for i, g in enumerate(header["groups"]):
+        elements = math.prod(g["shape"])
+        groups.append({"name": g["name"], "elements": elements, "stream_bytes": len(box.streams[i]),
+                       "bits_per_element": 8 * len(box.streams[i]) / max(elements, 1),
+                       "side_bytes": len(canonical.pack(g["side"]))})
+    return box, {"file": name, "bytes": len(raw), "format": f"{box.version[0]}.{box.version[1]}",
+                 "header": _jsonable(header), "streams": streams, "groups": groups}
+
+
+def info_lines(raw: bytes, name: str = "", *, verbose: bool = False) -> list[str]:
+    """The text of ``codecframe info``: one line per group (shape, dtype, setting in brief, bits, side-info
+    size); ``verbose`` adds every group's full setting and side info and the stream checksums."""
+    box, info = _inspect(raw, name)
+    header, streams = box.header, info["streams"]
+    out = [f"{name}: codecframe container {info['format']}, {len(raw)} bytes, {len(streams)} stream(s)"]
     prov = header.get("provenance", {})
-    for role, cfg in pipeline.items():
-        src = prov.get(role, {}) if isinstance(prov, dict) else {}
-        print(f"  {role:14s} {json.dumps(cfg, sort_keys=True)}  [{src.get('distribution', '?')} {src.get('version', '')}]")
-    groups = header.get("groups", [])
+    for role, cfg in header["pipeline"].items():
+        src = prov.get(role)
+        src = src if isinstance(src, dict) else {}
+        config = json.dumps(_jsonable(cfg), sort_keys=True) if verbose else _brief(cfg)
+        out.append(f"  {role:14s} {config}  [{src.get('distribution', '?')} {src.get('version', '')}]")
+    for i, (g, summary) in enumerate(zip(header["groups"], info["groups"])):
+        out.append(f"  group {g['name']!r}: shape {list(g['shape'])} {g['dtype']}, setting {_brief(g['setting'])}, "
+                   f"{g['count']} symbols in {summary['stream_bytes']} bytes "
+                   f"({summary['bits_per_element']:.3f} bits/value), side info {summary['side_bytes']} bytes")
+        if verbose:
+            out.append(f"    setting {json.dumps(_jsonable(g['setting']), sort_keys=True)}")
+            out.append(f"    side {json.dumps(_jsonable(g['side']), sort_keys=True)}")
+            out.append(f"    stream {i} crc32 {streams[i]['crc32']}")
     extras = header.get("extras", [])
-    for i, g in enumerate(groups):
-        s = streams[i] if i < len(streams) else {"bytes": "?", "crc32": "?"}
-        print(f"  group {g.get('name')!r}: shape {g.get('shape')} {g.get('dtype')}, setting {json.dumps(g.get('setting'))}, "
-              f"{g.get('count')} symbols in {s['bytes']} bytes (crc32 {s['crc32']})")
-    for j, e in enumerate(extras):
-        s = streams[len(groups) + j]
-        print(f"  extra {e.get('name')!r}: shape {e.get('shape')} {e.get('dtype')}, {s['bytes']} bytes (crc32 {s['crc32']})")
+    extra_streams = streams[len(header["groups"]):]
+    if verbose:
+        for e, s in zip(extras, extra_streams):
+            out.append(f"  extra {e['name']!r}: shape {list(e['shape'])} {e['dtype']}, {s['bytes']} bytes (crc32 {s['crc32']})")
+    elif extras:
+        listed = ", ".join(f"{e['name']} {list(e['shape'])} {e['dtype']}" for e in extras[:4])
+        more = f", … ({len(extras) - 4} more; --verbose lists them)" if len(extras) > 4 else ""
+        out.append(f"  extras: {len(extras)} raw array(s), {sum(s['bytes'] for s in extra_streams)} bytes: {listed}{more}")
+    if info["groups"]:
+        values = sum(g["elements"] for g in info["groups"])
+        coded = sum(g["stream_bytes"] + g["side_bytes"] for g in info["groups"])
+        out.append(f"  total: {len(info['groups'])} group(s), {values} values, {coded} bytes of streams and side info "
+                   f"({8 * coded / max(values, 1):.3f} bits/value); {len(extras)} extra array(s)")
     if header.get("meta"):
-        print(f"  meta: {json.dumps(_jsonable(header['meta']), sort_keys=True)}")
+        meta = json.dumps(_jsonable(header["meta"]), sort_keys=True)
+        out.append(f"  meta: {meta if verbose or len(meta) <= 300 else meta[:300] + ' … (--verbose shows all)'}")
+    return out
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    raw = read_bytes(args.input)
+    if args.json:
+        print(json.dumps(describe_file(raw, str(args.input)), indent=2))
+    else:
+        print("\n".join(info_lines(raw, str(args.input), verbose=args.verbose)))
     return 0
 
 

@@ -7,7 +7,11 @@ import time
 
 
 class StderrProgress:
-    """``progress(stage, done, total)`` callback that prints at most a few lines per second."""
+    """``progress(stage, done, total)`` callback that prints at most a few updates per second.
+
+    On a terminal each update overwrites the line (``\\r`` and clear to end of line); elsewhere
+    (a log file, a pipe) every update is a line of its own.
+    """
 
     def __init__(self, enabled: bool | None = None, interval: float = 0.5) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
@@ -20,5 +24,9 @@ class StderrProgress:
         now = time.monotonic()
         if done == total or now - self._last >= self.interval:
             self._last = now
-            end = "\n" if done == total else "\r"
-            print(f"{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+            text = f"{stage}: {done}/{total}"
+            if sys.stderr.isatty():
+                end = "\n" if done == total else ""
+                print(f"\r{text}\x1b[K", end=end, file=sys.stderr, flush=True)
+            else:
+                print(text, file=sys.stderr, flush=True)

@@ -11,12 +11,14 @@ import argparse
 import contextlib
 import json
 import logging
+import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, LimitError, RegistryError
-from ..io import atomic_directory
+from ..errors import CodecframeError, InputError, LimitError, RegistryError
+from ..io import atomic_directory, stale_temporaries
 from ..pipeline import MAX_ELEMENTS, load_config
 from .progress import StderrProgress
 
@@ -43,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("-o", "--output", required=True, type=Path, help="output .npy (written atomically)")
     d.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, metavar="N",
                    help=f"refuse arrays of more than N elements (default {MAX_ELEMENTS})")
+    d.add_argument("--strict", action="store_true",
+                   help="fail when chunks are missing (by default they read as the fill value, as in zarr)")
     _common(d)
     d.set_defaults(func=cmd_decompress)
 
@@ -77,15 +81,33 @@ def _ecosystem() -> Any:
     return cfdask
 
 
-def _open_zarr(path: Path) -> Any:
+#: Most chunks a zarr array may declare for ``compress`` and ``decompress``: one dask task each.
+MAX_CHUNKS = 1 << 20
+
+
+def _check_tasks(path: Path, shape: tuple[int, ...], chunks: tuple[int, ...]) -> None:
+    """Refuse (LimitError) a grid of more than MAX_CHUNKS chunks before a task graph is built for it."""
+    grid = math.prod(-(-n // c) for n, c in zip(shape, chunks))
+    if grid > MAX_CHUNKS:
+        raise LimitError(f"{path}: shape {list(shape)} in chunks {list(chunks)} makes {grid} chunks, "
+                         f"more than the {MAX_CHUNKS} this command schedules")
+
+
+def _open_zarr(path: Path, *, tasks: bool = False) -> Any:
+    """The zarr array at ``path``; with ``tasks``, its chunk grid checked by _check_tasks."""
     import zarr
 
     try:
-        return zarr.open_array(str(path), mode="r")
+        array = zarr.open_array(str(path), mode="r")
     except FileNotFoundError:
-        raise InputError(f"{path}: no such zarr array") from None
+        left = [p.name for p in stale_temporaries(path) if p.name.endswith(".old")]
+        hint = f" (a killed 'zarr compress' left it in {left[0]}; rerun that command to restore or finish it)" if left else ""
+        raise InputError(f"{path}: no such zarr array{hint}") from None
     except (zarr.errors.BaseZarrError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable zarr array ({type(exc).__name__}: {exc})") from None
+    if tasks:
+        _check_tasks(path, array.shape, array.chunks)
+    return array
 
 
 def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
@@ -96,6 +118,9 @@ def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
     cfdask = _ecosystem()
     if path.is_dir():
         array = _open_zarr(path)
+        if chunks is not None and len(chunks) != array.ndim:
+            raise InputError(f"--chunks {list(chunks)} has {len(chunks)} sizes for {array.ndim} dimension(s) of {path}")
+        _check_tasks(path, array.shape, chunks or array.chunks)
         return da.from_zarr(array, chunks=chunks or array.chunks)
     if path.suffix != ".npy":
         raise InputError(f"{path}: expected a .npy file or a zarr array (a directory)")
@@ -140,26 +165,46 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
 
 def cmd_decompress(args: argparse.Namespace) -> int:
+    """Chunks coded by codecframe alone are read with their shape and place checked (``read_zarr``);
+    an error names the chunk's key. Missing chunks are reported, and with --strict refused."""
     import dask.array as da
 
     cfdask = _ecosystem()
-    array = _open_zarr(args.input)
+    array = _open_zarr(args.input, tasks=True)
     if array.size > args.max_elements:
         raise LimitError(f"{args.input}: {array.size} elements exceed --max-elements {args.max_elements}")
-    with _scheduler(args.workers, None):
-        cfdask.to_npy(da.from_zarr(array), args.output, progress=StderrProgress(args.progress))
+    count, keys = cfdask.missing_chunks(array)
+    if count:
+        listed = ", ".join(keys) + (", ..." if count > len(keys) else "")
+        if args.strict:
+            raise InputError(f"{args.input}: {count} chunk(s) missing ({listed})")
+        print(f"codecframe: warning: {args.input}: {count} chunk(s) missing, read as the fill value ({listed}); "
+              "--strict refuses", file=sys.stderr)
+    try:
+        source = cfdask.read_zarr(array, strict=args.strict, max_chunk_elements=args.max_elements) \
+            if cfdask.array_codec(array) is not None else da.from_zarr(array)
+        with _scheduler(args.workers, None):
+            cfdask.to_npy(source, args.output, progress=StderrProgress(args.progress))
+    except CodecframeError as exc:
+        exc.args = (f"{args.input}: {exc}", *exc.args[1:])
+        raise
     print(f"wrote {args.output}: shape {list(array.shape)} {array.dtype}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """Sizes come from the metadata and a listing of the store: nothing scales with the declared grid."""
+    cfdask = _ecosystem()
     array = _open_zarr(args.input)
     codecs = [*([array.serializer] if array.serializer is not None else []), *array.filters, *array.compressors]
     stored = array.nbytes_stored()
+    per_object = math.prod(array.shards) // math.prod(array.chunks) if array.shards else 1
+    total = math.prod(-(-n // c) for n, c in zip(array.shape, array.chunks))
     info = {
         "store": str(args.input), "zarr_format": array.metadata.zarr_format, "shape": list(array.shape),
-        "dtype": str(array.dtype), "chunks": list(array.chunks), "chunks_stored": array.nchunks_initialized,
-        "chunks_total": array.nchunks, "bytes_stored": stored, "bits_per_element": 8 * stored / max(array.size, 1),
+        "dtype": str(array.dtype), "chunks": list(array.chunks),
+        "chunks_stored": len(cfdask.stored_chunks(array)) * per_object,
+        "chunks_total": total, "bytes_stored": stored, "bits_per_element": 8 * stored / max(array.size, 1),
         "codecs": [_codec_json(c) for c in codecs],
     }
     if args.json:

@@ -17,12 +17,17 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from .. import container
 from ..abc import Posterior
+from ..assets import asset_ref
 from ..builtins.gaussian import GaussianPosterior
+from ..coders import RangeCoder
 from ..pipeline import Pipeline
+from ..probability import ParametricModel, ProbabilityModel
+from ..probability.kernels import param_edge
 from . import surgery
 
-__all__ = ["PositiveCase", "NegativeCase", "CASES", "Tolerance", "header_edit"]
+__all__ = ["PositiveCase", "NegativeCase", "Case", "CASES", "Tolerance", "header_edit", "pipeline", "FOREIGN_ASSET"]
 
 #: ``(max_abs, rmse)`` allowed between a decoder's reconstruction and the stored one.
 Tolerance = tuple[float, float]
@@ -45,6 +50,10 @@ class PositiveCase:
     tolerance: Mapping[str, Tolerance] = dataclasses.field(default_factory=dict)
     #: Component ids that must be installed to generate the case, as (kind, id).
     needs: tuple[tuple[str, str], ...] = ()
+    #: For every asset reference in the header, by where it sits (``"pipeline.quantizer.tables"``,
+    #: ``"meta.vbq_image.vae"``): the spec section that defines the asset and a one-line description.
+    #: The generator copies each referenced asset into the corpus's asset store with this entry.
+    assets: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +65,18 @@ class NegativeCase:
     base: str
     mutate: Callable[[bytes], bytes]
     expected_error: str
+
+
+Case = PositiveCase | NegativeCase
+#: A reference no installed asset has (for negative vectors: a file made with other tables).
+FOREIGN_ASSET = asset_ref(b"an asset that no distribution ships")
+
+
+def pipeline(quantizer: Any, allocator: Any = "fixed", coder: str = "range", precision: int = 16,
+             posterior: str = "gaussian") -> Pipeline:
+    """A pipeline with the given components (helper for plugins' cases)."""
+    return Pipeline(posterior=posterior, quantizer=quantizer, allocator=allocator,
+                    entropy_coder={"id": coder, "precision": precision})
 
 
 # --------------------------------------------------------------------------- inputs
@@ -337,5 +358,269 @@ def _negative_core() -> list[NegativeCase]:
     ]
 
 
+# --------------------------------------------------------------------------- parametric models, configs
+def _heavy_channels() -> dict[str, Posterior]:
+    """Four channels of heavy-tailed values at different scales, and one far outlier (a long escape payload)."""
+    rng = np.random.default_rng(60)
+    mean = rng.standard_t(2.0, (4, 60)) * np.array([0.5, 1.0, 2.0, 4.0])[:, None] + np.array([0.0, 3.0, -2.0, 0.5])[:, None]
+    mean[2, 7] = 1.0e5
+    return {"w": GaussianPosterior(mean=mean.astype(np.float32), std=np.ones((4, 60), np.float32))}
+
+
+def _parametric_groups() -> dict[str, Posterior]:
+    rng = np.random.default_rng(61)
+    return {
+        "smooth": _gauss(62, (12, 10), 3.0, smooth=True),
+        "empty": GaussianPosterior(mean=np.zeros((0, 4)), std=np.ones((0, 4))),
+        "negative": GaussianPosterior(mean=-20.0 - rng.random(9) * 4, std=np.ones(9)),
+    }
+
+
+def _rows_last() -> dict[str, Posterior]:
+    rng = np.random.default_rng(63)
+    mean = rng.logistic(0.0, 1.0, (6, 5)) * np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    return {"m": GaussianPosterior(mean=mean, std=np.ones((6, 5)))}
+
+
+PARAMETRIC = ("bitstream §4", "bitstream §5", "bitstream §7.4", "range-coder §6", "range-coder §6.1", "range-coder §6.2",
+              "range-coder §6.3", "range-coder §6.4", "range-coder §6.5")
+PARAMETRIC_BASE = "core-parametric-laplace-channels-range-p16"
+
+
+def _side(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda h: h["groups"][0]["side"].update(changes)
+
+
+def _escaped_first(payload: list[tuple[int, int]]) -> Callable[[bytes], bytes]:
+    """Replace the first group's range stream by one that codes symbol 0 as the upper escape bin
+    (range-coder §6.5) followed by ``payload``: ``(w, value)`` uniform w-bit values, the first one the
+    6-bit bit count n. Decoding must fail inside this escape, so nothing after it is needed."""
+    def mutate(d: bytes) -> bytes:
+        header = container.read(d).header
+        side, precision = header["groups"][0]["side"], header["pipeline"]["entropy_coder"]["precision"]
+        family = header["pipeline"]["quantizer"]["family"]
+        model = ParametricModel(family, side["mean"], side["scale"], side["lo"], side["hi"], True, precision)
+        _, _, lo, _, _, _, grid, bound, mul = model.kernel_args()
+        total, size = 1 << precision, model.size
+        start = param_edge(size - 1, size, total - size, total, float(lo - 1), float(model.mean[0]),
+                           1.0 / max(float(model.scale[0]), 2.0**-40), grid, bound, mul)
+        rows, symbols, indexes = [[0, start, total]], [1], [0]  # row 0: the escape bin and all below it
+        for w, value in payload:  # one table row per width: 2^w bins of 2^(p - w) each
+            rows.append(list(range(0, total + 1, total >> w)))
+            symbols.append(value)
+            indexes.append(len(rows) - 1)
+        width = max(len(r) for r in rows)
+        table = ProbabilityModel(np.array([r + [total] * (width - len(r)) for r in rows]),
+                                 sizes=[len(r) - 1 for r in rows], precision=precision)
+        stream = RangeCoder(precision=precision).encode(np.array(symbols, np.int32), table, np.array(indexes, np.int32))
+        return _payload_edit(0, lambda _: stream)(d)
+    return mutate
+
+
+def _parametric() -> list[Case]:
+    quantizer = {"id": "uniform-parametric", "step": 0.25, "family": "laplace", "channel_axis": 0, "support": 24}
+    positives = [
+        PositiveCase(
+            name=PARAMETRIC_BASE,
+            description="uniform-parametric quantizer: Laplace model per channel (4 parameter pairs, per-symbol "
+                        "indexes), support of 24 values with escapes on both sides, one outlier with an 18-bit escape "
+                        "payload; range coder at precision 16",
+            features=("parametric", "laplace", "escape", "indexes", "range", "precision-16", "float32"),
+            spec_sections=PARAMETRIC + RANGE[:1],
+            make=lambda: (_pipeline(quantizer), _heavy_channels()),
+        ),
+        PositiveCase(
+            name="core-parametric-gaussian-rans-p12",
+            description="uniform-parametric quantizer: one Gaussian parameter pair per group (no channel axis); a "
+                        "smooth 2-D group, an empty group and a group of negative symbols; rANS at precision 12",
+            features=("parametric", "gaussian", "rans", "precision-12", "empty-group", "float64", "multiple-groups"),
+            spec_sections=PARAMETRIC + RANS[:1],
+            make=lambda: (_pipeline({"id": "uniform-parametric", "step": 0.5, "family": "gaussian"}, "rans", 12),
+                          _parametric_groups()),
+        ),
+        PositiveCase(
+            name="core-parametric-logistic-last-axis-range-p24",
+            description="uniform-parametric quantizer: logistic model per column (channel_axis -1, 5 pairs), "
+                        "support of 8 values (many escapes); range coder at precision 24",
+            features=("parametric", "logistic", "escape", "indexes", "range", "precision-24", "float64"),
+            spec_sections=PARAMETRIC + RANGE[:1],
+            make=lambda: (_pipeline({"id": "uniform-parametric", "step": 0.5, "family": "logistic", "channel_axis": -1,
+                                     "support": 8}, "range", 24), _rows_last()),
+        ),
+    ]
+
+    def neg(name: str, description: str, edit: Callable[[dict[str, Any]], None], error: str = "FormatError",
+            base: str = PARAMETRIC_BASE) -> NegativeCase:
+        return NegativeCase(f"neg-parametric-{name}", description, ("parametric", "side-info"), ("bitstream §7.4",),
+                            base, header_edit(edit), error)
+
+    negatives = [
+        neg("side-extra-key", "side info with a fifth key", _side(extra=1)),
+        neg("negative-scale", "a negative scale", _side(scale=np.array([1.0, -1.0, 1.0, 1.0]))),
+        neg("nan-mean", "a NaN location", _side(mean=np.array([0.0, np.nan, 0.0, 0.0]))),
+        neg("pair-count", "five parameter pairs for four channels", _side(mean=np.zeros(5), scale=np.ones(5))),
+        neg("scale-as-list", "the scales as a msgpack array instead of a float64 ndarray", _side(scale=[1.0, 1.0, 1.0, 1.0])),
+        neg("support-over-limit", "a support of 65537 values",
+            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 65536)),
+        neg("support-over-precision", "a support of 4095 values (4097 bins with the escapes) at precision 12",
+            lambda h: h["groups"][0]["side"].update(hi=h["groups"][0]["side"]["lo"] + 4094), "InputError",
+            base="core-parametric-gaussian-rans-p12"),
+        neg("channel-axis", "a channel axis the group does not have",
+            lambda h: h["pipeline"]["quantizer"].update(channel_axis=2)),
+    ]
+    escapes = ("range-coder §6.5", "bitstream §7.4")
+    negatives += [
+        NegativeCase("neg-parametric-escape-over-31-bits", "the first symbol escaped with a 6-bit bit count of 40 "
+                     "(more than 31)", ("parametric", "escape", "entropy-stream"), escapes, PARAMETRIC_BASE,
+                     _escaped_first([(6, 40)]), "DecodeError"),
+        NegativeCase("neg-parametric-escape-outside-int32", "the first symbol escaped above the support with 31 "
+                     "payload bits all set: the value exceeds int32", ("parametric", "escape", "entropy-stream"),
+                     escapes, PARAMETRIC_BASE, _escaped_first([(6, 31), (8, 255), (8, 255), (8, 255), (7, 127)]),
+                     "DecodeError"),
+    ]
+    return [*positives, *negatives]
+
+
+def _configs() -> list[Case]:
+    coder = ("bitstream §5", "range-coder §2.1")
+    return [
+        PositiveCase(
+            name="container-default-configs",
+            description="configs with only 'id' and 'version' where the rest has defaults: the entropy coder "
+                        "without 'precision' (default 16) and the uniform quantizer without 'step' and "
+                        "'candidates' (encoder-side); decodes like core-uniform-range-p16",
+            features=("default-config",),
+            spec_sections=("bitstream §5", "bitstream §7.2", "range-coder §2.1"),
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: (h["pipeline"]["entropy_coder"].pop("precision"),
+                                        h["pipeline"]["quantizer"].pop("step"), h["pipeline"]["quantizer"].pop("candidates"))),
+        ),
+        NegativeCase("neg-coder-precision-25", "entropy coder precision 25 (the range is 12..24)", ("coder-config",),
+                     coder, BASE, header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=25)), "ConfigError"),
+        NegativeCase("neg-coder-precision-11", "entropy coder precision 11 (the range is 12..24)", ("coder-config",),
+                     coder, BASE, header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=11)), "ConfigError"),
+        NegativeCase("neg-coder-precision-float", "entropy coder precision 16.0 (a float, not an integer)",
+                     ("coder-config",), coder, BASE,
+                     header_edit(lambda h: h["pipeline"]["entropy_coder"].update(precision=16.0)), "ConfigError"),
+    ]
+
+
+def _nested(depth: int) -> Any:
+    """A value for ``meta.deep`` whose innermost scalar sits at ``depth`` (the header map is depth 0)."""
+    value: Any = 1
+    for _ in range(depth - 2):
+        value = [value]
+    return value
+
+
+def _deeper(d: bytes) -> bytes:
+    """The header with ``meta.deep`` one level deeper, packed without the writer's depth check (keys sorted)."""
+    def ordered(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: ordered(obj[k]) for k in sorted(obj, key=lambda k: k.encode("utf-8"))}
+        return [ordered(v) for v in obj] if isinstance(obj, list) else obj
+
+    header = {k: v for k, v in container.read(d).header.items()}
+    header["meta"] = {**header["meta"], "deep": [header["meta"]["deep"]]}
+    return surgery.replace_header(d, msgpack.packb(ordered(header), use_bin_type=True))
+
+
+def _ext8(d: bytes) -> bytes:
+    """The 16-byte ndarray ext of ``meta.u8`` written as ext 8 (``c7 10 01``) instead of fixext 16 (``d8 01``)."""
+    head = d[12 : surgery.layout(d).header_end]
+    at = head.index(b"\xd8\x01")
+    return surgery.replace_header(d, head[:at] + b"\xc7\x10\x01" + head[at + 2 :])
+
+
+def _encodings() -> list[Case]:
+    sections = ("bitstream §3",)
+    return [
+        PositiveCase(
+            name="container-header-depth-32",
+            description="meta holding nested arrays whose innermost value is at depth 32 (the header map is at "
+                        "depth 0, meta at 1): the deepest nesting a reader must accept",
+            features=("nesting-depth",),
+            spec_sections=sections,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["meta"].update(deep=_nested(32))),
+        ),
+        NegativeCase("neg-header-depth-33", "the same meta value one level deeper (depth 33)", ("nesting-depth",),
+                     sections, "container-header-depth-32", _deeper, "FormatError"),
+        PositiveCase(
+            name="container-ndarray-fixext16",
+            description="meta holding a uint8[6] ndarray: its 16-byte ext payload is written as fixext 16",
+            features=("ndarray-ext", "fixext"),
+            spec_sections=sections,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["meta"].update(u8=np.arange(6, dtype=np.uint8))),
+        ),
+        NegativeCase("neg-ndarray-ext8-for-16-bytes", "the same 16-byte ndarray ext written as ext 8 (not the "
+                     "shortest encoding: non-canonical)", ("ndarray-ext", "non-canonical-header"), sections,
+                     "container-ndarray-fixext16", _ext8, "FormatError"),
+    ]
+
+
+def _group(i: int, **changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda h: h["groups"][i].update(changes)
+
+
+def _without(path: tuple[Any, ...], key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(h: dict[str, Any]) -> None:
+        target: Any = h
+        for step in path:
+            target = target[step]
+        del target[key]
+    return edit
+
+
+def _two_large_groups(h: dict[str, Any]) -> None:
+    """Both groups declare 2^27 + 1 elements (each within the per-group limit, together over 2^28)."""
+    for rec in h["groups"]:
+        rec.update(shape=[(1 << 27) + 1], count=(1 << 27) + 1)
+
+
+def _header_rules() -> list[Case]:
+    """One vector per rule of bitstream §4 that no earlier vector breaks (each breaks exactly that rule)."""
+    four = ("bitstream §4",)
+
+    def neg(name: str, description: str, edit: Callable[[dict[str, Any]], None], error: str = "FormatError",
+            features: tuple[str, ...] = ("header-schema",)) -> NegativeCase:
+        return NegativeCase(f"neg-{name}", description, features, four, BASE, header_edit(edit), error)
+
+    return [
+        PositiveCase(
+            name="container-provenance-malformed",
+            description="provenance entries that are a string and an array: informative only, so the file decodes",
+            features=("provenance-only-roles",),
+            spec_sections=four,
+            make=_basic("range", 16),
+            edit=header_edit(lambda h: h["provenance"].update(quantizer="uniform from somewhere", posterior=[1, 2])),
+        ),
+        neg("pipeline-missing-role", "the pipeline map without its 'allocator' role", _without(("pipeline",), "allocator")),
+        neg("pipeline-role-not-map", "the posterior role given as a string instead of a config map",
+            lambda h: h["pipeline"].update(posterior="gaussian")),
+        neg("meta-not-map", "meta given as an array", lambda h: h.update(meta=[1, 2])),
+        neg("provenance-not-map", "provenance given as a string", lambda h: h.update(provenance="codecframe")),
+        neg("group-name-repeated", "the second group named like the first", lambda h: h["groups"][1].update(
+            name=h["groups"][0]["name"]), features=("group-record",)),
+        neg("group-missing-key", "a group record without 'side'", _without(("groups", 0), "side"),
+            features=("group-record",)),
+        neg("group-shape-33-dims", "a group shape of 33 dimensions (same element count)",
+            lambda h: h["groups"][0].update(shape=[h["groups"][0]["count"]] + [1] * 32), features=("group-record",)),
+        neg("group-count-float", "a group count written as a float", lambda h: h["groups"][0].update(
+            count=float(h["groups"][0]["count"])), features=("group-record",)),
+        neg("group-setting-not-map", "a group setting given as an array", _group(0, setting=[0.25]),
+            features=("group-record",)),
+        neg("group-side-not-map", "a group's side info given as an integer", _group(0, side=1),
+            features=("group-record",)),
+        neg("groups-total-over-limit", "two groups of 2^27 + 1 elements each: every group is within the limit, "
+            "their total exceeds 2^28", _two_large_groups, "LimitError", ("declared-size-too-large",)),
+        neg("extra-missing-dtype", "an extra record without 'dtype'", _without(("extras", 0), "dtype"),
+            features=("extra-record",)),
+        neg("extra-bad-dtype", "an extra dtype that is not a container dtype ('complex128')",
+            lambda h: h["extras"][0].update(dtype="complex128"), features=("extra-record",)),
+    ]
+
+
 #: The core cases, positives first (negatives derive from stored positives).
-CASES: list[PositiveCase | NegativeCase] = [*_positive_core(), *_negative_core()]
+CASES: list[Case] = [*_positive_core(), *_negative_core(), *_parametric(), *_configs(), *_encodings(), *_header_rules()]

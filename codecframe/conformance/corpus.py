@@ -3,13 +3,17 @@
 Layout of a corpus directory::
 
     manifest.json            {"format": 1, "vectors": [names in order of addition],
-                              "files": {"<name>/<file>": "<sha256 hex>", ...}}
+                              "files": {"<name>/<file>": "<sha256 hex>", ...},
+                              "case_sets": [sets the corpus collects], "asset_dir": "<dir>",
+                              "assets": {"sha256:<hex>": {"file", "bytes", "spec_sections",
+                                                          "description", "vectors"}}}
     <name>/case.json         what the vector is and what a decoder must produce
     <name>/stream.cfr        the file to decode
     <name>/values.<i>.npy    expected reconstruction of group i (when small)
+    <asset_dir>/sha256-<hex>.bin   every asset a vector's header references, by content hash
 
-Vectors are only ever added: :meth:`Corpus.add` refuses an existing name and verifies every
-stored file against the manifest before appending.
+Vectors and assets are only ever added: :meth:`Corpus.add` refuses an existing name and verifies
+every stored file against the manifest before appending.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "default_corpus",
     "MANIFEST",
     "NAME_PATTERN",
+    "asset_file_name",
 ]
 
 MANIFEST = "manifest.json"
@@ -45,6 +50,11 @@ MANIFEST_FORMAT = 1
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 #: Largest file one vector may hold.
 MAX_VECTOR_FILE = 16 << 20
+#: Largest asset the store holds.
+MAX_ASSET_FILE = 256 << 20
+#: Where a corpus keeps its assets when its manifest names no ``asset_dir`` (relative to the corpus).
+DEFAULT_ASSET_DIR = "assets"
+_ASSET_FILE = re.compile(r"sha256-([0-9a-f]{64})\.bin")
 
 
 class CorpusError(CodecframeError):
@@ -64,6 +74,22 @@ def values_sha256(values: np.ndarray) -> str:
     """sha256 of a reconstruction's bytes: C order, little-endian, its own dtype."""
     arr = np.asarray(values)
     return sha256(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes())
+
+
+def asset_file_name(ref: str) -> str:
+    """The store's file name of asset ``sha256:<hex>``: ``sha256-<hex>.bin``."""
+    return f"sha256-{ref.removeprefix('sha256:')}.bin"
+
+
+def _all_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _asset_entries(value: Any) -> bool:
+    """Whether ``value`` is a well-formed manifest ``assets`` map (the file itself is checked by ``verify``)."""
+    return isinstance(value, dict) and all(
+        isinstance(entry, dict) and set(entry) == {"file", "bytes", "spec_sections", "description", "vectors"}
+        and _all_strings(entry["vectors"]) and _all_strings(entry["spec_sections"]) for entry in value.values())
 
 
 def default_corpus() -> Path:
@@ -106,9 +132,58 @@ class Corpus:
         except (ValueError, UnicodeDecodeError) as exc:
             raise CorpusError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("vectors"), list) \
-                or not isinstance(data.get("files"), dict):
-            raise CorpusError(f"{path}: expected {{'format': {MANIFEST_FORMAT}, 'vectors': [...], 'files': {{...}}}}")
+                or not isinstance(data.get("files"), dict) or not _all_strings(data.get("case_sets", [])) \
+                or not isinstance(data.get("asset_dir", ""), str) or not _asset_entries(data.get("assets", {})):
+            raise CorpusError(f"{path}: expected {{'format': {MANIFEST_FORMAT}, 'vectors': [...], 'files': {{...}}}} "
+                              "(optional 'case_sets': [str], 'asset_dir': str, 'assets': {ref: {file, bytes, "
+                              "spec_sections, description, vectors}})")
         return data
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        manifest["files"] = dict(sorted(manifest["files"].items()))
+        if "assets" in manifest:
+            manifest["assets"] = dict(sorted(manifest["assets"].items()))
+        atomic_write(self.root / MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+
+    def case_sets(self) -> list[str]:
+        """The case sets (``core``, plugin entry-point names) whose vectors this corpus collects."""
+        return list(self.manifest().get("case_sets", ["core"]))
+
+    def record_case_sets(self, names: list[str]) -> None:
+        """Add ``names`` to the manifest's case sets (they are never removed)."""
+        manifest = self.manifest()
+        sets = list(manifest.get("case_sets", []))
+        new = [n for n in names if n not in sets]
+        if new:
+            manifest["case_sets"] = sets + new
+            self._write_manifest(manifest)
+
+    @property
+    def asset_dir(self) -> Path:
+        """The asset store: ``sha256-<hex>.bin`` files (``asset_dir`` in the manifest, relative to the corpus)."""
+        return (self.root / self.manifest().get("asset_dir", DEFAULT_ASSET_DIR)).resolve()
+
+    def assets(self) -> dict[str, dict[str, Any]]:
+        """The manifest's asset entries by reference ``sha256:<hex>``."""
+        return dict(self.manifest().get("assets", {}))
+
+    def add_asset(self, ref: str, data: bytes, spec_sections: list[str], description: str, vector: str) -> None:
+        """Store asset ``ref`` (verified against its hash) used by ``vector``; if stored, record the use only."""
+        manifest = self.manifest()
+        assets = manifest.setdefault("assets", {})
+        if ref not in assets:
+            if sha256(data) != ref.removeprefix("sha256:"):
+                raise CorpusError(f"asset {ref}: the bytes do not have this hash")
+            if any(k.startswith("assets/") for k in self.verify()):
+                raise CorpusError("the asset store is not intact; refusing to add assets")
+            directory = self.asset_dir
+            directory.mkdir(parents=True, exist_ok=True)
+            atomic_write(directory / asset_file_name(ref), data)
+            assets[ref] = {"file": asset_file_name(ref), "bytes": len(data), "spec_sections": list(spec_sections),
+                           "description": description, "vectors": []}
+        if vector not in assets[ref]["vectors"]:
+            assets[ref]["vectors"] = [*assets[ref]["vectors"], vector]
+            self._write_manifest(manifest)
 
     def names(self) -> list[str]:
         return list(self.manifest()["vectors"])
@@ -137,6 +212,33 @@ class Corpus:
                 extra = {f"{name}/{p.name}" for p in (self.root / name).iterdir() if p.is_file()} - set(files)
                 if extra:
                     problems[name] = f"files not in the manifest: {', '.join(sorted(extra))}"
+        problems.update(self._verify_assets(manifest))
+        return problems
+
+    def _verify_assets(self, manifest: dict[str, Any]) -> dict[str, str]:
+        """Problems of the asset store, under ``assets/<file>`` and under every vector that uses the asset."""
+        problems: dict[str, str] = {}
+        directory = self.root / manifest.get("asset_dir", DEFAULT_ASSET_DIR)
+        listed = set()
+        for ref, entry in manifest.get("assets", {}).items():
+            fname = asset_file_name(ref)
+            listed.add(fname)
+            path = directory / fname
+            if entry["file"] != fname:
+                why = f"the manifest entry of {ref} names the file {entry['file']!r}, not {fname!r}"
+            elif not path.is_file():
+                why = f"asset {fname} is missing"
+            elif sha256(read_bytes(path, MAX_ASSET_FILE)) != ref.removeprefix("sha256:"):
+                why = f"asset {fname} does not match its hash"
+            else:
+                continue
+            problems[f"assets/{fname}"] = why
+            for name in entry["vectors"]:
+                problems.setdefault(name, why)
+        if directory.is_dir():
+            for p in directory.iterdir():
+                if p.name not in listed and _ASSET_FILE.fullmatch(p.name):
+                    problems[f"assets/{p.name}"] = f"asset {p.name} is not in the manifest"
         return problems
 
     def vector(self, name: str) -> Vector:
@@ -161,6 +263,8 @@ class Corpus:
         """
         if not NAME_PATTERN.fullmatch(name):
             raise CorpusError(f"vector name {name!r} must match {NAME_PATTERN.pattern}")
+        if name == DEFAULT_ASSET_DIR:
+            raise CorpusError(f"vector name {name!r} is reserved for the asset store")
         if "case.json" not in files or any("/" in f or f.startswith(".") for f in files):
             raise CorpusError(f"vector {name!r}: needs case.json and plain file names")
         manifest = self.manifest()
@@ -176,6 +280,5 @@ class Corpus:
             atomic_write(directory / fname, data)
             manifest["files"][f"{name}/{fname}"] = sha256(data)
         manifest["vectors"].append(name)
-        manifest["files"] = dict(sorted(manifest["files"].items()))
-        atomic_write(self.root / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        self._write_manifest(manifest)
         return self.vector(name)

@@ -1,24 +1,28 @@
-"""Write NEW conformance vectors from the case catalogue (existing vectors are never regenerated)."""
+"""Write NEW conformance vectors from case sets (existing vectors are never regenerated), and store the
+assets their headers reference."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import __version__, canonical
-from ..errors import CodecframeError
+from .. import __version__, canonical, container
+from ..assets import load_asset, parse_ref
+from ..errors import AssetError, CodecframeError, ConfigError, InputError, PluginLoadError
 from ..registry import Registry, registry as default_registry
-from .cases import CASES, EXACT, NegativeCase, PositiveCase
+from . import case_sets
+from .cases import EXACT, Case, NegativeCase, PositiveCase
 from .corpus import Corpus, CorpusError, sha256, symbols_sha256, values_sha256
 from .decoding import decode_with_symbols
-from .plugin_cases import PLUGIN_CASES
 
-__all__ = ["generate", "Generated", "build_positive", "build_negative", "MAX_STORED_VALUES"]
+__all__ = ["generate", "drift", "Generated", "build_positive", "build_negative", "asset_references", "MAX_STORED_VALUES"]
 
 #: Reconstructions up to this many bytes are stored as .npy next to their hash.
 MAX_STORED_VALUES = 64 << 10
@@ -124,6 +128,54 @@ def _missing(case: PositiveCase | NegativeCase, corpus: Corpus, reg: Registry) -
     return f"needs {', '.join(absent)}" if absent else None
 
 
+def asset_references(data: bytes) -> dict[str, str]:
+    """``{location: "sha256:<hex>"}`` of every asset reference in a container's header (``pipeline``,
+    ``meta``, group records), the location written as dotted keys (``"pipeline.quantizer.tables"``)."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f"{where}.{i}")
+        elif isinstance(value, str) and value.startswith("sha256:"):
+            try:
+                parse_ref(value)
+            except ConfigError:
+                return
+            found[where] = value
+
+    walk({k: v for k, v in container.read(data).header.items() if k != "streams"}, "")
+    return found
+
+
+def _declared_assets(case: PositiveCase, data: bytes) -> dict[str, str]:
+    """The asset references of ``data`` by location; CorpusError for one ``case.assets`` does not describe."""
+    found = asset_references(data)
+    for where, ref in found.items():
+        if where not in case.assets:
+            raise CorpusError(f"case {case.name}: its header references an asset at {where!r} ({ref}); "
+                              "name the asset's spec section in PositiveCase.assets")
+    return found
+
+
+def _store_assets(case: PositiveCase, corpus: Corpus) -> str:
+    """Copy the assets the stored vector of ``case`` references into the store; a note on what is missing."""
+    vector = corpus.vector(case.name)
+    missing = []
+    for where, ref in _declared_assets(case, vector.file(vector.case["file"])).items():
+        section, description = case.assets[where]
+        try:
+            data = b"" if ref in corpus.assets() else load_asset(ref)
+        except AssetError:
+            missing.append(ref)
+            continue
+        corpus.add_asset(ref, data, [section], description, case.name)
+    return f"asset(s) {', '.join(missing)} not installed, so not in the store" if missing else ""
+
+
 @dataclasses.dataclass(frozen=True)
 class Generated:
     name: str
@@ -131,19 +183,40 @@ class Generated:
     detail: str = ""
 
 
+def _load_sets(names: Sequence[str]) -> tuple[list[Case], list[Generated]]:
+    """The cases of the sets that load; a set that is not installed or fails to load is reported as skipped."""
+    cases: list[Case] = []
+    skipped = []
+    for name in names:
+        try:
+            cases += case_sets.load_all([name])
+        except (InputError, PluginLoadError) as exc:
+            skipped.append(Generated(f"<case set {name}>", "skipped", str(exc)))
+    return cases, skipped
+
+
 def generate(
     corpus: Corpus,
     only: Sequence[str] | None = None,
     registry: Registry | None = None,
-    cases: Sequence[PositiveCase | NegativeCase] | None = None,
+    cases: Sequence[Case] | None = None,
+    sets: Sequence[str] | None = None,
 ) -> list[Generated]:
-    """Write every case of ``cases`` (default: the core and plugin catalogue), or those in ``only``, that the corpus lacks.
+    """Write every case the corpus lacks, or those in ``only``, and store the assets positive vectors reference.
 
-    Names in ``only`` that already exist, or that the catalogue does not know, raise CorpusError.
-    Plugins pass their own ``cases`` and corpus directory.
+    The cases are ``cases``, or those of the case sets ``sets`` (``core`` and plugin entry-point names,
+    :mod:`~codecframe.conformance.case_sets`), by default the sets the corpus's manifest lists (``core``
+    for a new corpus). Sets given by name are added to the manifest. Names in ``only`` that already
+    exist, or that the cases do not define, raise CorpusError.
     """
     reg = registry or default_registry
-    cases = [*CASES, *PLUGIN_CASES] if cases is None else list(cases)
+    skipped: list[Generated] = []
+    if cases is None:
+        names = list(sets) if sets is not None else corpus.case_sets()
+        cases, skipped = _load_sets(names)
+        if sets is not None and not skipped:
+            corpus.record_case_sets(names)
+    cases = list(cases)
     catalogue = {c.name: c for c in cases}
     existing = set(corpus.names())
     if only:
@@ -153,18 +226,65 @@ def generate(
         clash = [n for n in only if n in existing]
         if clash:
             raise CorpusError(f"vector(s) {', '.join(clash)} already exist; vectors are never regenerated")
-    out = []
+    out = skipped
     for case in cases:
         if only and case.name not in only:
             continue
         if case.name in existing:
-            out.append(Generated(case.name, "exists"))
+            note = _store_assets(case, corpus) if isinstance(case, PositiveCase) else ""
+            out.append(Generated(case.name, "exists", note))
             continue
         why = _missing(case, corpus, reg)
         if why:
             out.append(Generated(case.name, "skipped", why))
             continue
-        files = build_positive(case, reg) if isinstance(case, PositiveCase) else build_negative(case, corpus, reg)
+        if isinstance(case, PositiveCase):
+            files = build_positive(case, reg)
+            _declared_assets(case, files["stream.cfr"])  # before storing anything
+        else:
+            files = build_negative(case, corpus, reg)
         corpus.add(case.name, files)
-        out.append(Generated(case.name, "written"))
+        note = _store_assets(case, corpus) if isinstance(case, PositiveCase) else ""
+        out.append(Generated(case.name, "written", note))
     return out
+
+
+def _comparable(name: str, data: bytes) -> bytes:
+    """A vector file as compared by :func:`drift`: ``case.json`` without ``generated_by`` (the writer's version)."""
+    if name != "case.json":
+        return data
+    case = json.loads(data)
+    case.pop("generated_by", None)
+    return _json(case)
+
+
+def drift(corpus: Corpus, sets: Sequence[str], workdir: str | os.PathLike[str],
+          registry: Registry | None = None) -> dict[str, str]:
+    """Regenerate the stored vectors of case sets ``sets`` into a new corpus under ``workdir`` and compare.
+
+    Returns ``{vector name: what differs}`` (empty when every file of every stored vector of these sets,
+    and every asset they reference, is reproduced byte for byte; ``case.json`` is compared without
+    ``generated_by``). A stored vector the sets no longer define counts as a difference.
+    """
+    fresh = Corpus(Path(workdir) / "vectors")
+    cases, skipped = _load_sets(sets)
+    if skipped:
+        raise CorpusError("; ".join(g.detail for g in skipped))
+    stored_names = set(corpus.names())
+    only = [c.name for c in cases if c.name in stored_names]
+    bases = {c.base for c in cases if isinstance(c, NegativeCase) and c.name in only} - set(only)
+    generate(fresh, only=[*only, *sorted(bases)] if only else None, registry=registry, cases=cases)
+    problems: dict[str, str] = {}
+    for name in only:
+        old, new = corpus.vector(name).path, fresh.root / name
+        files = sorted({p.name for p in old.iterdir()} | {p.name for p in new.iterdir()})
+        differ = [f for f in files if not (old / f).is_file() or not (new / f).is_file()
+                  or _comparable(f, (old / f).read_bytes()) != _comparable(f, (new / f).read_bytes())]
+        if differ:
+            problems[name] = f"{', '.join(differ)} differ"
+    stored_assets = corpus.assets()
+    for ref, entry in fresh.assets().items():
+        if ref not in stored_assets:
+            for name in entry["vectors"]:
+                problems.setdefault(name, f"references {ref}, which the stored corpus's asset store lacks")
+    return problems

@@ -3,11 +3,13 @@
 A *decoder* maps a ``.cfr`` path to an :class:`Outcome`: the decoded symbols and reconstructions
 per group (and extras), or the error it reported. :class:`InProcessDecoder` is this installation;
 :class:`CommandDecoder` runs any program through the external-decoder protocol of
-``docs/conformance.md``::
+``specs/conformance.md``::
 
-    CMD {in} {out}    exit 0 and write {out} as .npz with symbols.<group> (int32), values.<group>
+    CMD {in} {out} [{assets}]
+                      exit 0 and write {out} as .npz with symbols.<group> (int32), values.<group>
                       and extras.<name>; or exit non-zero to reject the file, naming the error
-                      class (specs/bitstream.md §8) on the last line of stderr.
+                      class (specs/bitstream.md §8) on the last line of stderr. The corpus's asset
+                      store (files sha256-<hex>.bin) is {assets} and $CODECFRAME_CONFORMANCE_ASSETS.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -33,7 +36,10 @@ from ..io import read_bytes
 from .corpus import MAX_VECTOR_FILE, Corpus, CorpusError, Vector, sha256, symbols_sha256, values_sha256
 from .decoding import decode_with_symbols
 
-__all__ = ["Outcome", "InProcessDecoder", "CommandDecoder", "Result", "run", "check_vector", "error_lineage"]
+__all__ = ["Outcome", "InProcessDecoder", "CommandDecoder", "Result", "run", "check_vector", "error_lineage", "ASSETS_ENV"]
+
+#: The environment variable that tells an external decoder where the corpus's asset store is.
+ASSETS_ENV = "CODECFRAME_CONFORMANCE_ASSETS"
 
 _ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]*Error)\b")
 
@@ -86,23 +92,35 @@ class InProcessDecoder:
 
 
 class CommandDecoder:
-    """An external decoder run as ``template`` with ``{in}`` and ``{out}`` replaced by paths."""
+    """An external decoder run as ``template`` with ``{in}``, ``{out}`` and ``{assets}`` replaced by paths.
 
-    def __init__(self, template: str, timeout: float = 60.0) -> None:
+    ``assets`` is the corpus's asset store (``Corpus.asset_dir``); it is also passed in the
+    environment as ``CODECFRAME_CONFORMANCE_ASSETS``. The template must not name ``{assets}`` without it.
+    """
+
+    def __init__(self, template: str, timeout: float = 60.0, assets: str | os.PathLike[str] | None = None) -> None:
         self.argv = shlex.split(template)
         if not any("{in}" in a for a in self.argv) or not any("{out}" in a for a in self.argv):
             raise errors.InputError(f"decoder command {template!r} must contain {{in}} and {{out}}")
+        if assets is None and any("{assets}" in a for a in self.argv):
+            raise errors.InputError(f"decoder command {template!r} names {{assets}} but no asset store was given")
         self.name = template
         self.timeout = timeout
+        self.assets = None if assets is None else Path(assets).resolve()
         self.reports_error_class = False
 
     def __call__(self, path: Path) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="cfr-conformance-") as tmp:
             out = Path(tmp) / "decoded.npz"
-            argv = [a.replace("{in}", str(path)).replace("{out}", str(out)) for a in self.argv]
+            subst = {"{in}": str(path), "{out}": str(out), "{assets}": str(self.assets)}
+            argv = [_substitute(a, subst) for a in self.argv]
+            env = dict(os.environ)
+            env.pop(ASSETS_ENV, None)
+            if self.assets is not None:
+                env[ASSETS_ENV] = str(self.assets)
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run(argv, capture_output=True, timeout=self.timeout, check=False)
+                proc = subprocess.run(argv, capture_output=True, timeout=self.timeout, check=False, env=env)
             except subprocess.TimeoutExpired:
                 return Outcome(error="Timeout", message=f"no answer within {self.timeout:g} s", seconds=self.timeout)
             except OSError as exc:
@@ -118,6 +136,11 @@ class CommandDecoder:
                 return _read_protocol_npz(out, seconds)
             except (OSError, ValueError, KeyError, zipfile.BadZipFile, CodecframeError) as exc:
                 return Outcome(error="ProtocolError", message=f"unreadable output {out.name}: {exc}", seconds=seconds)
+
+
+def _substitute(arg: str, values: dict[str, str]) -> str:
+    """``arg`` with each placeholder replaced in one pass (a path containing ``{out}`` stays as it is)."""
+    return re.sub("|".join(re.escape(k) for k in values), lambda m: values[m.group(0)], arg)
 
 
 def _read_protocol_npz(path: Path, seconds: float) -> Outcome:

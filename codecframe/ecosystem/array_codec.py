@@ -21,6 +21,12 @@ or empty chunk is one block), ``R`` chosen so a block holds at most ``max_group_
   ``mean`` and ``std`` (in that order, one float dtype, no padding). Block ``i`` is the groups
   ``"mean/i"`` under ``N(mean, std²)`` and ``"std/i"`` under ``N(std, (std_rel·std)²)``. Decoding
   returns the same structured dtype holding both reconstructions.
+
+A chunk written at a known place of its array (by ``codecframe.dask.to_zarr``) also records that
+place, its index in the chunk grid, as ``meta["chunk"] = {"index": [i, j, ...]}``; a reader that
+knows which chunk it asked for passes ``index`` to :meth:`ArrayCodec.decode`, which then refuses a
+chunk recorded elsewhere. The key sits beside ``meta["array"]``, so readers that predate it
+decode such chunks unchanged, and chunks without it decode as before.
 """
 
 from __future__ import annotations
@@ -303,8 +309,9 @@ class ArrayCodec:
                 groups[f"std/{i}"] = posterior_cls(mean=std, std=std * rel)
         return meta, groups
 
-    def encode(self, chunk: Any) -> bytes:
-        """A container holding one chunk (any supported dtype and shape, see the module docstring)."""
+    def encode(self, chunk: Any, *, index: Sequence[int] | None = None) -> bytes:
+        """A container holding one chunk (any supported dtype and shape, see the module docstring);
+        ``index``, the chunk's place in its array's chunk grid, is recorded when given."""
         if isinstance(chunk, (bytes, bytearray, memoryview)):
             raise InputError(
                 "codecframe codec needs a typed array, got raw bytes; use it as the zarr v2 compressor or the "
@@ -315,10 +322,20 @@ class ArrayCodec:
             raise LimitError(f"codecframe codec: a chunk of {arr.size} elements exceeds the limit of {MAX_ELEMENTS}")
         pipe = self.pipeline()
         meta, groups = self.groups(arr, pipe.posterior_cls)
-        return pipe.encode(groups, {"array": meta})
+        if index is None:
+            return pipe.encode(groups, {"array": meta})
+        if len(index) != arr.ndim or not all(isinstance(i, (int, np.integer)) and i >= 0 for i in index):
+            raise InputError(f"codecframe codec: chunk index {list(index)} does not fit a chunk of {arr.ndim} dimension(s)")
+        return pipe.encode(groups, {"array": meta, "chunk": {"index": [int(i) for i in index]}})
 
-    def decode(self, data: Any) -> np.ndarray:
-        """The reconstruction of one chunk in its original dtype and shape."""
+    def decode(self, data: Any, *, shape: Sequence[int] | None = None, dtype: Any = None,
+               index: Sequence[int] | None = None) -> np.ndarray:
+        """The reconstruction of one chunk in its original dtype and shape.
+
+        A reader that knows what it expects passes it: a chunk of another ``shape``, of a ``dtype``
+        that differs beyond byte order, or recording another grid ``index`` is a FormatError (a
+        chunk that records no index passes the index check).
+        """
         if isinstance(data, np.ndarray):
             data = data.reshape(-1).view(np.uint8)
         try:
@@ -338,7 +355,27 @@ class ArrayCodec:
             if not hints:
                 raise
             raise AssetError(f"{exc} (written with {'; '.join(_install_hint(h) for h in hints.values())})") from None
-        return _assemble(decoded.arrays, decoded.meta)
+        out = _assemble(decoded.arrays, decoded.meta)
+        recorded = _recorded_index(decoded.meta)
+        if shape is not None and out.shape != tuple(shape):
+            raise FormatError(f"chunk of shape {list(out.shape)} where the array's chunks have shape {list(shape)}")
+        if dtype is not None and not np.can_cast(out.dtype, np.dtype(dtype), "equiv"):
+            raise FormatError(f"chunk of dtype {out.dtype} where the array's dtype is {np.dtype(dtype)}")
+        if index is not None and recorded is not None and recorded != tuple(index):
+            raise FormatError(f"chunk recorded at grid index {list(recorded)} found at {list(index)} "
+                              "(copied or moved from elsewhere)")
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _recorded_index(meta: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The grid index a chunk records in ``meta["chunk"]``, or None when it records none."""
+    if "chunk" not in meta:
+        return None
+    info = meta["chunk"]
+    index = info.get("index") if isinstance(info, dict) and set(info) == {"index"} else None
+    if not isinstance(index, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in index):
+        raise FormatError(f"chunk meta 'chunk' must be {{'index': [non-negative integers]}}, got {info!r}")
+    return tuple(index)
 
 
 def _block_count(shape: Sequence[int], rows: int) -> int:

@@ -33,6 +33,11 @@ class Codecframe(numcodecs.abc.Codec):
     def __init__(self, **config: Any) -> None:
         self._codec = ArrayCodec(config)
 
+    @property
+    def array_codec(self) -> ArrayCodec:
+        """The shared codec logic (chunk position checks: :meth:`ArrayCodec.decode`)."""
+        return self._codec
+
     def get_config(self) -> dict[str, Any]:
         return {"id": self.codec_id, **self._codec.config}
 

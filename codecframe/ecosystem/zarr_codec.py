@@ -65,10 +65,9 @@ class CodecframeCodec(ArrayBytesCodec):
         return chunk_spec.prototype.buffer.from_bytes(self.codec.encode(chunk_array.as_numpy_array()))
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
-        values = self.codec.decode(chunk_bytes.as_numpy_array())
-        dtype = chunk_spec.dtype.to_native_dtype()
-        if values.shape != chunk_spec.shape or values.dtype != dtype:
-            values = values.astype(dtype, copy=False).reshape(chunk_spec.shape)
+        """The chunk's values; a chunk of another shape or dtype than the array's is a FormatError."""
+        values = self.codec.decode(chunk_bytes.as_numpy_array(), shape=chunk_spec.shape,
+                                   dtype=chunk_spec.dtype.to_native_dtype())
         return chunk_spec.prototype.nd_buffer.from_numpy_array(values)
 
     async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:

@@ -4,7 +4,7 @@
   probability models and symbols;
 - contract checks :func:`check_posterior`, :func:`check_quantizer`, :func:`check_allocator`,
   :func:`check_entropy_coder` (and :func:`check_config` for any kind), raising
-  :class:`ContractViolation`;
+  :class:`ContractViolation`; :func:`isolated` runs one in a child process with a time limit;
 - :mod:`~codecframe.testing.suite`: the checks over every installed component and every pipeline
   combination; :mod:`~codecframe.testing.pytest_plugin` parametrizes them as pytest fixtures.
 
@@ -20,6 +20,7 @@ from .contracts import (
     check_posterior,
     check_quantizer,
 )
+from .isolation import isolated
 
 __all__ = [
     "ContractViolation",
@@ -28,6 +29,7 @@ __all__ = [
     "check_entropy_coder",
     "check_posterior",
     "check_quantizer",
+    "isolated",
     "strategies",
     "suite",
 ]

@@ -30,7 +30,7 @@ from ..abc import (
 )
 from ..canonical import DTYPE_CODES
 from ..config import Component, check_json
-from ..errors import CodecframeError, ConfigError, EncodeError, RegistryError, VersionError
+from ..errors import CodecframeError, ConfigError, EncodeError, InputError, RegistryError, VersionError
 from ..probability import MAX_PRECISION, MIN_PRECISION, ParametricModel, ProbabilityModel
 from ..probability.grids import FAMILIES
 from ..registry import Registry, registry as default_registry
@@ -48,6 +48,7 @@ __all__ = [
     "header_view",
     "HOSTILE_VALUES",
     "KIND_CHECKS",
+    "SKIP_ERRORS",
 ]
 
 #: Values a hostile file may put in place of any setting or side-info entry.
@@ -55,8 +56,16 @@ HOSTILE_VALUES: tuple[Any, ...] = ("junk", -1, 0, 2**40, -(2**40), 1.5, [], [-1,
                                    np.arange(3, dtype=np.int64), np.zeros((2, 2), np.float32), np.zeros(0, np.uint8))
 #: The precision every quantizer setting must be codable at (other precisions may be refused).
 DEFAULT_PRECISION = 16
-#: Seconds a decoder may take on a small malformed input before the check calls it a hang.
+#: Seconds a decoder may take on a small malformed input before the check calls it a hang. The
+#: time is measured after the call returns, so a call that never returns hangs the check: run the
+#: checks with a time limit in a child process (:func:`codecframe.testing.isolated`) to catch that.
 HANG_SECONDS = 5.0
+#: What ``quantize``/``symbol_model``/``estimate`` raise for a valid setting that cannot be coded
+#: (an alphabet larger than ``2^precision``, symbols beyond int32): the allocators skip that candidate.
+#: Any other error aborts the whole encode.
+SKIP_ERRORS: tuple[type[CodecframeError], ...] = (InputError, EncodeError)
+#: Factors the skip-signal check spreads the example posteriors by (a large alphabet at precision 12).
+WIDE_SCALES = (2.0**6, 2.0**12)
 _UNKNOWN_KEY = "no_such_option_for_contract_check"
 
 
@@ -83,6 +92,18 @@ def _raises(
             f"{who.describe()}: {contract}: expected {expected.__name__}, got {type(exc).__name__}: {exc}"
         ) from exc
     raise ContractViolation(f"{who.describe()}: {contract}: expected {expected.__name__}, nothing was raised")
+
+
+def _call(fn: Callable[[], Any], who: Any, contract: str, detail: str = "") -> Any:
+    """Run ``fn`` on valid input; any exception is a violation of ``contract``."""
+    try:
+        return fn()
+    except ContractViolation:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as a violation naming the contract
+        name = who.describe() if hasattr(who, "describe") else str(who)
+        where = f" ({detail})" if detail else ""
+        raise ContractViolation(f"{name}: {contract}{where}: raised {type(exc).__name__}: {exc}") from exc
 
 
 def _tolerates(fn: Callable[[], Any], who: Any, contract: str) -> tuple[bool, Any]:
@@ -300,7 +321,11 @@ def check_quantizer(
       decoder side refuses it too;
     - ``dequantize`` of the header view reproduces the encoder's reconstruction bit for bit;
     - ``estimate`` gives finite non-negative bits and distortion;
-    - symbols round-trip through every compatible entropy coder;
+    - symbols round-trip through every compatible entropy coder (an exception on the way is a
+      violation naming the step);
+    - the skip signal: with the example posteriors spread x2^6 and x2^12, ``estimate`` of every
+      candidate setting at precision 12 succeeds or raises InputError/EncodeError
+      (:data:`SKIP_ERRORS`), which allocators skip, never another error that aborts the encode;
     - ``symbol_count`` of the header view equals the number of symbols;
     - bad settings raise a CodecframeError, and hostile header data (any side or setting entry
       replaced by junk) raises only CodecframeError in ``symbol_count``, ``symbol_model`` and
@@ -325,12 +350,15 @@ def check_quantizer(
                 _check_decoder_side(q, decoder, qz, precisions)
                 _check_estimate(q, post, setting, DEFAULT_PRECISION)
                 for coder in coder_list:
-                    model, idx = decoder.symbol_model(header_view(qz), coder.precision)
-                    data = coder.encode(qz.symbols, model, idx)
-                    back = coder.decode(data, model, int(qz.symbols.size), idx)
-                    _require(np.array_equal(back, qz.symbols), cls,
-                             f"symbols must round-trip through entropy coder {coder.id!r}", f"setting {setting}")
+                    contract = f"symbols must round-trip through entropy coder {coder.id!r}"
+                    model, idx = _call(lambda: decoder.symbol_model(header_view(qz), coder.precision), cls, contract,
+                                       f"setting {setting}, symbol_model at precision {coder.precision}")
+                    data = _call(lambda: coder.encode(qz.symbols, model, idx), cls, contract, f"setting {setting}, encode")
+                    back = _call(lambda: coder.decode(data, model, int(qz.symbols.size), idx), cls, contract,
+                                 f"setting {setting}, decode")
+                    _require(np.array_equal(back, qz.symbols), cls, contract, f"setting {setting}")
                 _check_hostile_header(decoder, qz, DEFAULT_PRECISION)
+            _check_skip_signal(q, decoder, pcls, post)
             _raises(lambda: q.quantize(post, {_UNKNOWN_KEY: 1}), CodecframeError, cls,
                     "a setting with an unknown key must raise a CodecframeError")
             fitted.append(q)
@@ -373,9 +401,12 @@ def _check_decoder_side(q: Quantizer, decoder: Quantizer, qz: Quantized, precisi
             idx = np.asarray(idx)
             _require(idx.shape == qz.symbols.shape and np.issubdtype(idx.dtype, np.integer), q,
                      "model indexes must be an integer array with one entry per symbol")
-        bits = model.information(qz.symbols, idx)
+        bits = _call(lambda: model.information(qz.symbols, idx), q, "the model must give the symbols finite information",
+                     f"precision {precision}")
         _require(math.isfinite(bits) and bits >= 0, q, "the model must give the symbols finite information", f"{bits}")
-        dmodel, didx = decoder.symbol_model(view, precision)
+        dmodel, didx = _call(lambda: decoder.symbol_model(view, precision), q,
+                             "symbol_model() must depend only on the header (setting, side, shape, dtype) and the config",
+                             f"precision {precision}, decoder side")
         _require(_same_model(model, dmodel, qz.symbols, idx, None if didx is None else np.asarray(didx)), q,
                  "symbol_model() must depend only on the header (setting, side, shape, dtype) and the config",
                  f"precision {precision}")
@@ -397,6 +428,50 @@ def _check_estimate(q: Quantizer, post: Posterior, setting: dict[str, Any], prec
     _require(isinstance(opt, RateOption), q, "estimate() must return a RateOption")
     _require(math.isfinite(opt.bits) and opt.bits >= 0 and math.isfinite(opt.distortion) and opt.distortion >= 0, q,
              "estimate() must give finite, non-negative bits and distortion", f"{opt}")
+
+
+def _widened(pcls: type[Posterior], post: Posterior, factor: float) -> Posterior | None:
+    """``post`` with every floating-point array multiplied by ``factor``, or None if that is not a valid posterior."""
+    arrays = {k: v * factor if np.issubdtype(v.dtype, np.floating) else v for k, v in post.arrays().items()}
+    try:
+        return pcls.from_config(post.get_config(), **arrays)
+    except CodecframeError:
+        return None
+
+
+def _check_skip_signal(q: Quantizer, decoder: Quantizer, pcls: type[Posterior], post: Posterior) -> None:
+    """Every candidate setting at precision 12 on posteriors spread over a large alphabet: ``estimate``
+    (what the allocators call) succeeds or raises one of :data:`SKIP_ERRORS`, and the decoder side
+    refuses the same setting with the same class."""
+    precision = MIN_PRECISION
+    contract = (f"a setting that cannot be coded at precision {precision} must raise InputError or EncodeError "
+                "(the allocators skip it), not abort the encode")
+    for factor in WIDE_SCALES:
+        wide = _widened(pcls, post, factor)
+        if wide is None:
+            continue
+        for setting in q.settings():
+            detail = f"setting {setting}, posterior values x{factor:g}"
+            try:
+                q.estimate(wide, setting, precision)
+                continue
+            except SKIP_ERRORS:
+                pass
+            except Exception as exc:  # noqa: BLE001 - FormatError here is the typical bug
+                raise ContractViolation(f"{q.describe()}: {contract} ({detail}): raised {type(exc).__name__}: {exc}") from exc
+            try:
+                qz = q.quantize(wide, setting)
+            except SKIP_ERRORS:
+                continue  # refused before any model was built
+            except Exception as exc:  # noqa: BLE001
+                raise ContractViolation(f"{q.describe()}: {contract} ({detail}): quantize raised {type(exc).__name__}: {exc}") from exc
+            try:
+                q.symbol_model(qz, precision)
+            except SKIP_ERRORS as exc:
+                _raises(lambda: decoder.symbol_model(header_view(qz), precision), type(exc), q,
+                        f"the decoder side must refuse precision {precision} as the encoder side does ({detail})")
+            except Exception as exc:  # noqa: BLE001 - estimate() raised a skip error, symbol_model() something else
+                raise ContractViolation(f"{q.describe()}: {contract} ({detail}): symbol_model raised {type(exc).__name__}: {exc}") from exc
 
 
 def _check_hostile_header(decoder: Quantizer, qz: Quantized, precision: int) -> None:
@@ -484,7 +559,15 @@ def _table_cases(rng: np.random.Generator, precision: int) -> list[tuple[str, Pr
     idx = rng.integers(0, m, 3000).astype(np.int32)
     pos = (rng.random(idx.size) * multi.sizes[idx]).astype(np.int64)
     cases.append(("5-row table with per-symbol indexes", multi, (pos + multi.offsets[idx]).astype(np.int32), idx))
+    # Two rows over one support, each almost certain of another symbol: the symbols cost ~0 bits only
+    # if every symbol is coded with the row its index names (a coder that ignores indexes pays ~p/2 bits each).
+    rows = ProbabilityModel.from_counts(np.array([[1 << 30, 1], [1, 1 << 30]]), precision=precision)
+    idx = rng.integers(0, 2, 3000).astype(np.int32)
+    cases.append((_ROW_CASE, rows, idx.copy(), idx))
     return cases
+
+
+_ROW_CASE = "2 rows over one support, each symbol likely only under its own row"
 
 
 def _parametric_cases(rng: np.random.Generator, precision: int) -> list[tuple[str, ParametricModel, np.ndarray, np.ndarray | None]]:
@@ -504,16 +587,18 @@ def _parametric_cases(rng: np.random.Generator, precision: int) -> list[tuple[st
 
 
 def check_entropy_coder(cls: type[EntropyCoder], seed: int = 0) -> None:
-    """Entropy-coder contracts for every example config: precision in 12..24; exact, deterministic
-    round trips of table models (1 to 300 symbols, empty and single-symbol inputs, a near-deterministic
-    row, a multi-row table with indexes); code length within 1 % + 64 bits of the ideal; EncodeError
+    """Entropy-coder contracts for every example config: a ``precision`` config field in 12..24; exact,
+    deterministic round trips of table models (1 to 300 symbols, empty and single-symbol inputs, a
+    near-deterministic row, multi-row tables whose indexes must be honoured); code length within
+    1 % + 64 bits of the ideal (an exception on the way is a violation naming the case); EncodeError
     for a symbol outside the support; and truncated, extended or random data decoded to valid
     symbols or rejected with a CodecframeError, never a crash or a hang."""
     _require("table" in cls.model_kinds, cls, "every entropy coder must accept 'table' models")
     rng = np.random.default_rng(seed)
     instances = [cls(**options) for options in cls.examples()]
     for coder in instances:
-        precision = coder.precision
+        precision = _call(lambda: coder.precision, cls,
+                          "the config must have an int field 'precision' (subclass codecframe.coders.CoderConfig)")
         _require(type(precision) is int and MIN_PRECISION <= precision <= MAX_PRECISION, cls,
                  f"precision must be an int in {MIN_PRECISION}..{MAX_PRECISION}", repr(precision))
         cases = _table_cases(rng, precision)
@@ -521,15 +606,17 @@ def check_entropy_coder(cls: type[EntropyCoder], seed: int = 0) -> None:
             cases += _parametric_cases(rng, precision)
         encoded = []
         for label, model, sym, idx in cases:
-            data = coder.encode(sym, model, idx)
+            contract = "decode(encode(symbols)) must return the symbols as int32"
+            data = _call(lambda: coder.encode(sym, model, idx), cls, contract, f"{label}: encode")
             _require(isinstance(data, bytes), cls, "encode() must return bytes")
             _require(coder.encode(sym, model, idx) == data, cls, "encode() must be deterministic", label)
-            back = coder.decode(data, model, int(sym.size), idx)
+            back = _call(lambda: coder.decode(data, model, int(sym.size), idx), cls, contract, f"{label}: decode")
             _require(isinstance(back, np.ndarray) and back.dtype == np.int32 and np.array_equal(back, sym), cls,
-                     "decode(encode(symbols)) must return the symbols as int32", label)
+                     contract, label)
             ideal = model.information(sym, idx)
-            _require(8 * len(data) <= 1.01 * ideal + 64, cls, "code length must be within 1 % + 64 bits of the ideal",
-                     f"{label}: {8 * len(data)} bits for {ideal:.1f}")
+            bits_contract = ("indexes must select each symbol's model row" if label == _ROW_CASE
+                             else "code length must be within 1 % + 64 bits of the ideal")
+            _require(8 * len(data) <= 1.01 * ideal + 64, cls, bits_contract, f"{label}: {8 * len(data)} bits for {ideal:.1f}")
             encoded.append((model, sym, idx, data))
         for model, sym, idx, data in encoded:
             if sym.size:

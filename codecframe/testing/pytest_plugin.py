@@ -8,7 +8,9 @@ the codecframe distribution). It parametrizes two fixtures over what is installe
   combination.
 
 ``--codecframe-distribution NAME`` (repeatable) limits both to components of those distributions, and
-``--codecframe-partners NAME`` (repeatable) fills the other pipeline roles only from those::
+``--codecframe-partners NAME`` (repeatable) fills the other pipeline roles only from those, and
+``--codecframe-timeout SECONDS`` runs each ``suite.check`` in a child process with that time limit
+(:func:`codecframe.testing.isolated`)::
 
     def test_contracts(codecframe_component):
         suite.check(codecframe_component)
@@ -18,6 +20,8 @@ the codecframe distribution). It parametrizes two fixtures over what is installe
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -38,6 +42,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="fill the other pipeline roles of codecframe_combination only from these distributions (repeatable)",
     )
+    group.addoption(
+        "--codecframe-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run suite.check in a child process killed after SECONDS (catches infinite loops; sets CODECFRAME_KIT_TIMEOUT)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seconds = config.getoption("codecframe_timeout", None)
+    if seconds is not None:
+        from .isolation import TIMEOUT_ENV  # on first use, like the suite below
+
+        os.environ[TIMEOUT_ENV] = repr(seconds)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -25,6 +25,7 @@ from ..errors import IncompatibleError, InputError, RegistryError
 from ..pipeline import Pipeline, decode
 from ..registry import Registry, registry as default_registry
 from .contracts import KIND_CHECKS, ContractViolation
+from .isolation import isolated, timeout_from_env
 
 __all__ = [
     "ContractViolation",
@@ -91,14 +92,21 @@ def components(
     return out
 
 
-def check(target: Target, registry: Registry | None = None) -> None:
-    """Run the contract check of ``target``'s kind on its class."""
+def check(target: Target, registry: Registry | None = None, timeout: float | None = None) -> None:
+    """Run the contract check of ``target``'s kind on its class.
+
+    With ``timeout`` (seconds; default: ``CODECFRAME_KIT_TIMEOUT`` if set) the check runs in a child
+    process that is killed after that long (:func:`codecframe.testing.isolated`), so that a
+    component caught in an infinite loop fails the check instead of hanging it.
+    """
     reg = registry or default_registry
     cls = reg.get(target.kind, target.id)
-    if target.kind == "quantizer":
-        KIND_CHECKS["quantizer"](cls, registry=reg)
+    kwargs = {"registry": reg} if target.kind == "quantizer" else {}
+    limit = timeout if timeout is not None else timeout_from_env()
+    if limit is None:
+        KIND_CHECKS[target.kind](cls, **kwargs)
     else:
-        KIND_CHECKS[target.kind](cls)
+        isolated(KIND_CHECKS[target.kind], cls, timeout=limit, **kwargs)
 
 
 def combinations(

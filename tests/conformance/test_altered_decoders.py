@@ -22,15 +22,16 @@ def positive_with(coder=None, quantizer=None):
 
 
 def test_a_bit_flip_in_the_range_decoder_state_fails_every_range_vector(monkeypatch):
-    original = range_module.decode_table
+    def flip(original):
+        def flipped(words, *args):
+            words = words.copy()
+            if words.size:
+                words[0] ^= np.uint32(1 << 7)  # one bit of the code point loaded into the decoder state
+            return original(words, *args)
+        return flipped
 
-    def flipped(words, *args):
-        words = words.copy()
-        if words.size:
-            words[0] ^= np.uint32(1 << 7)  # one bit of the code point loaded into the decoder state
-        return original(words, *args)
-
-    monkeypatch.setattr(range_module, "decode_table", flipped)
+    for kernel in ("decode_table", "decode_param"):  # table and parametric models
+        monkeypatch.setattr(range_module, kernel, flip(getattr(range_module, kernel)))
     results = run(CORPUS, InProcessDecoder())
     failed = {r.name for r in results if not r.passed}
     expected = positive_with(coder="range")
@@ -48,8 +49,8 @@ def test_a_reconstruction_one_ulp_off_fails_on_values_not_symbols(monkeypatch):
     monkeypatch.setattr(UniformQuantizer, "dequantize", off_by_one_ulp)
     results = {r.name: r for r in run(CORPUS, InProcessDecoder())}
     failed = {n for n, r in results.items() if not r.passed}
-    assert failed == {n for n in positive_with(quantizer="uniform")
-                      if any(g["count"] for g in CORPUS.vector(n).case["groups"])}
+    uniform = positive_with(quantizer="uniform") | positive_with(quantizer="uniform-parametric")  # the same dequantize
+    assert failed == {n for n in uniform if any(g["count"] for g in CORPUS.vector(n).case["groups"])}
     for name in failed:
         assert "reconstruction" in results[name].detail and "symbols differ" not in results[name].detail
 

@@ -137,3 +137,41 @@ def test_the_contract_plugin_is_installed_under_its_module_name():
 
     (plugin,) = [e for e in entry_points(group="pytest11") if e.value == "codecframe.testing.pytest_plugin"]
     assert plugin.name == plugin.value  # so `-p codecframe.testing.pytest_plugin` does not load it twice
+
+
+def test_a_plugin_case_set_never_defaults_to_the_core_corpus(corpus, capsys):
+    manifest_before = (default_corpus() / "manifest.json").read_bytes()
+    for action in ("generate", "coverage"):
+        assert conformance_cmd.main([action, "--cases", "vbq"]) == 1
+        assert "pass --corpus DIR" in capsys.readouterr().err
+    assert (default_corpus() / "manifest.json").read_bytes() == manifest_before
+    assert conformance_cmd.main(["coverage", "--cases", "core", "--corpus", str(corpus.root)]) == 0
+    assert "`neg-unknown-component`" in capsys.readouterr().out
+    assert conformance_cmd.main(["coverage", "--cases", "vbq", "--corpus", str(corpus.root)]) == 0
+    assert "`neg-unknown-component`" not in capsys.readouterr().out  # only the vbq set's vectors (none here)
+    assert conformance_cmd.main(["generate", "--cases", "no-such-set", "--corpus", str(corpus.root)]) == 0
+    assert "skipped  <case set no-such-set>: no conformance case set 'no-such-set'" in capsys.readouterr().out
+
+
+def test_generate_records_the_case_sets_of_a_corpus(tmp_path):
+    from codecframe.conformance import case_sets
+
+    fresh = Corpus(tmp_path / "fresh")
+    cases = [c for c in case_sets.load("core") if c.name in (BASE, "neg-bad-magic")]
+    generate(fresh, cases=cases)
+    assert fresh.case_sets() == ["core"]  # the default of a manifest that lists none
+    with pytest.raises(CodecframeError, match="no conformance case set"):
+        case_sets.load("no-such-set")
+    fresh.record_case_sets(["core", "vbq"])
+    assert fresh.case_sets() == ["core", "vbq"]
+
+
+def test_drift_reports_a_stored_vector_the_cases_no_longer_reproduce(corpus, tmp_path):
+    from codecframe.conformance.generate import drift
+
+    assert drift(corpus, ["core"], tmp_path / "a") == {}
+    path = corpus.root / "core-uniform-edge-groups" / "case.json"
+    case = json.loads(path.read_text())
+    case["description"] += " (edited)"
+    path.write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
+    assert drift(corpus, ["core"], tmp_path / "b") == {"core-uniform-edge-groups": "case.json differ"}

@@ -43,7 +43,9 @@ def test_encode_decode_info_round_trip(tmp_path, capsys):
         assert np.array_equal(z["w"], expected) and z["w"].dtype == np.float32
         assert np.array_equal(z["b"], np.arange(5.0))
     code, out, _ = run(capsys, "info", str(tmp_path / "x.cfr"))
-    assert code == 0 and "uniform" in out and "group 'w'" in out and "crc32" in out
+    assert code == 0 and "uniform" in out and "group 'w'" in out and "bits/value" in out and "crc32" not in out
+    code, out, _ = run(capsys, "info", "--verbose", str(tmp_path / "x.cfr"))
+    assert code == 0 and "crc32" in out and '"counts": [' in out
     code, out, _ = run(capsys, "info", "--json", str(tmp_path / "x.cfr"))
     info = json.loads(out)
     assert info["header"]["pipeline"]["quantizer"]["step"] == 0.125 and len(info["streams"]) == 2
@@ -54,7 +56,7 @@ def test_errors_have_exit_codes_and_leave_no_partial_file(tmp_path, capsys):
     code, _, err = run(capsys, "info", str(tmp_path / "bad.cfr"))
     assert code == 1 and "codecframe: error:" in err and "header length" in err
     code, _, err = run(capsys, "decode", str(tmp_path / "missing.cfr"), "-o", str(tmp_path / "o.npz"))
-    assert code == 1 and "no such file" in err
+    assert code == 3 and "no such file" in err
     np.savez(tmp_path / "nan.npz", mean=np.array([np.nan]), std=np.ones(1))
     (tmp_path / "out.cfr").write_bytes(b"keep me")
     code, _, err = run(capsys, "encode", str(tmp_path / "nan.npz"), "-c", '{"quantizer": "uniform"}',

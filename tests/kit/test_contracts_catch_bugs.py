@@ -223,3 +223,79 @@ def test_hostile_values_reach_the_quantizer_unchanged():
     q = Quantized(np.arange(3, dtype=np.int32), {"step": 0.5}, {"lo": np.int64(-2), "counts": (1, 2)}, (3,), "float64")
     view = header_view(q)
     assert view.side == {"lo": -2, "counts": [1, 2]} and type(view.side["lo"]) is int and view.symbols.size == 0
+
+
+def test_format_error_for_a_setting_the_precision_cannot_code_is_caught():
+    """The guide's old mid-rise example: InputError from from_counts turned into FormatError, which
+    aborts a lagrangian encode instead of letting the allocator skip the candidate."""
+    from codecframe.errors import FormatError, InputError
+
+    class AbortsEncode(_Correct):
+        id = "kit-test-aborts"
+
+        def symbol_model(self, q, precision):
+            try:
+                return super().symbol_model(q, precision)
+            except InputError as exc:
+                raise FormatError(str(exc)) from None
+
+    violates("must raise InputError or EncodeError \\(the allocators skip it\\).*precision 12|"
+             "precision 12 must raise InputError or EncodeError", check_quantizer, AbortsEncode, GAUSS, RANGE)
+
+
+def test_encode_error_inside_the_round_trip_names_the_check():
+    class OffByOne(_Correct):
+        id = "kit-test-off-by-one"
+
+        def symbol_model(self, q, precision):
+            model, idx = super().symbol_model(q, precision)
+            return ProbabilityModel.from_freqs(model.freqs, precision, model.offsets + 1, model.sizes), idx
+
+    with pytest.raises(ContractViolation, match="finite information.*raised EncodeError") as info:
+        check_quantizer(OffByOne, GAUSS, RANGE)
+    assert "kit-test-off-by-one" in str(info.value)
+
+    class RefusesNegatives(RangeCoder):
+        id = "kit-test-no-negatives"
+
+        def encode(self, symbols, model, indexes=None):
+            if np.any(np.asarray(symbols) < 0):
+                from codecframe.errors import EncodeError
+                raise EncodeError("negative symbol")
+            return super().encode(symbols, model, indexes)
+
+    violates("decode\\(encode\\(symbols\\)\\).*encode\\): raised EncodeError", check_entropy_coder, RefusesNegatives)
+    violates("round-trip through entropy coder 'kit-test-no-negatives'.*raised EncodeError",
+             check_quantizer, _Correct, GAUSS, [RefusesNegatives()])
+
+
+def test_coder_that_ignores_indexes_is_caught():
+    class FirstRowOnly(RangeCoder):
+        id = "kit-test-first-row"
+
+        def encode(self, symbols, model, indexes=None):
+            return super().encode(symbols, model.row(0) if indexes is not None else model)
+
+        def decode(self, data, model, count, indexes=None):
+            return super().decode(data, model.row(0) if indexes is not None else model, count)
+
+    violates("indexes must select each symbol's model row|decode\\(encode", check_entropy_coder, FirstRowOnly)
+
+
+def test_entropy_coder_without_precision_is_caught():
+    from codecframe.errors import ConfigError
+
+    class NoPrecision(RangeCoder):
+        id = "kit-test-no-precision"
+
+        @dataclasses.dataclass(frozen=True)
+        class Config:
+            pass
+
+        @classmethod
+        def examples(cls):
+            return [{}]
+
+    with pytest.raises(ConfigError, match="needs an int field 'precision' in 12..24"):
+        NoPrecision().precision  # noqa: B018 - the property is what is tested
+    violates("must have an int field 'precision'", check_entropy_coder, NoPrecision)

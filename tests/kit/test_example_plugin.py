@@ -1,36 +1,22 @@
 """The out-of-tree example plugin installs cleanly, is discovered, and works from config with no core change."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "codecframe-deadzone"
-BIN = Path(sys.executable).parent
+from kit_examples import BIN, EXAMPLES, install, public_imports, run
+
+EXAMPLE = EXAMPLES / "codecframe-deadzone"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A clean, non-editable install of the example into an empty --target directory (offline)."""
-    tmp = tmp_path_factory.mktemp("example")
-    src = tmp / "src"
-    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(src)], check=True, timeout=300)
+    target = install(EXAMPLE, tmp_path_factory.mktemp("example"))
     assert (target / "codecframe_deadzone" / "assets" / "laplace-k64.safetensors").is_file()
     return target
-
-
-def run(site, argv, cwd=None, timeout=300):
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    return subprocess.run(argv, cwd=cwd or site.parent, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_example_is_listed_by_codecframe_plugins(site):
@@ -72,9 +58,7 @@ def test_example_works_in_a_pipeline_built_from_config(site):
 
 
 def test_example_own_tests_pass_with_only_the_public_kit(site):
-    sources = "\n".join(p.read_text() for p in (EXAMPLE / "tests").glob("*.py"))
-    imports = {line.split()[1] for line in sources.splitlines() if line.startswith(("import ", "from "))}
-    assert {i for i in imports if i.startswith("codecframe.")} <= {"codecframe.testing"}
+    assert public_imports(EXAMPLE) <= {"codecframe.testing"}
     out = run(site, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests"),
                      "--rootdir", str(EXAMPLE), "-c", str(EXAMPLE / "pyproject.toml")], timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

@@ -16,8 +16,9 @@ def test_combination(codecframe_combination):
 
 def pytest_run(tmp_path, *args):
     (tmp_path / "test_generated.py").write_text(TEST_FILE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # an empty config of its own (not /dev/null, which may not be a device)
     argv = [sys.executable, "-m", "pytest", "-p", "codecframe.testing.pytest_plugin", "-p", "no:cacheprovider",
-            "--rootdir", str(tmp_path), "-c", "/dev/null", str(tmp_path / "test_generated.py"), *args]
+            "--rootdir", str(tmp_path), "-c", str(tmp_path / "pytest.ini"), str(tmp_path / "test_generated.py"), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
 
@@ -36,3 +37,14 @@ def test_selected_contracts_run_and_pass(tmp_path):
                      "-k", "allocator or gaussian+uniform+fixed+range")
     assert out.returncode == 0, out.stdout[-2000:]
     assert "3 passed" in out.stdout
+
+
+def test_timeout_option_runs_checks_in_a_child(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "import os\n"
+        "def pytest_sessionstart(session):\n"
+        "    print('KIT_TIMEOUT=' + os.environ.get('CODECFRAME_KIT_TIMEOUT', 'unset'))\n")
+    out = pytest_run(tmp_path, "-q", "-s", "--codecframe-distribution", "codecframe", "--codecframe-timeout", "120",
+                     "-k", "test_component and allocator")
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "KIT_TIMEOUT=120.0" in out.stdout and "2 passed" in out.stdout

@@ -108,6 +108,10 @@ class DeadZoneQuantizer(Quantizer):
             raise FormatError(f"{self.describe()}: side info 'counts' must be 1 to {MAX_ALPHABET} uint32 values")
         if not -(2**31) <= lo <= 2**31 - counts.size:
             raise FormatError(f"{self.describe()}: side info 'lo' {lo} puts symbols outside int32")
+        if counts.size > 1 << precision:
+            # A valid setting this coder precision cannot code: InputError is the skip signal (the
+            # allocators try the next candidate); a FormatError would abort the whole encode.
+            raise InputError(f"{self.describe()}: {counts.size} levels cannot be coded at precision {precision}")
         try:
             return ProbabilityModel.from_counts(counts.astype(np.int64), precision, offsets=lo), None
         except InputError as exc:

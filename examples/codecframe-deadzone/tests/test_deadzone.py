@@ -52,3 +52,16 @@ def test_pipeline_from_config(prior):
     for name, post in groups.items():
         assert out.arrays[name].shape == post.shape
         assert np.sqrt(np.mean((out.arrays[name] - post.mean) ** 2)) < 0.5
+
+
+def test_candidates_the_precision_cannot_code_are_skipped():
+    """At precision 12 the finest steps give more than 4096 levels: symbol_model raises InputError, the
+    allocator's skip signal, so the encode picks a coarser candidate instead of failing."""
+    rng = np.random.default_rng(1)
+    post = LaplacePosterior(loc=rng.laplace(0.0, 200.0, (64, 64)), scale=np.ones((64, 64)))
+    pipe = Pipeline.from_config({"posterior": {"id": "laplace"}, "quantizer": {"id": "deadzone"},
+                                 "allocator": {"id": "lagrangian", "target_bpe": 12.0},
+                                 "entropy_coder": {"id": "range", "precision": 12}})
+    out = decode(pipe.encode({"w": post}))
+    step = out.header["groups"][0]["setting"]["step"]
+    assert step > 0.25 and np.abs(out.arrays["w"] - post.mean).max() <= step

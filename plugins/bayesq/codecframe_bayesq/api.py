@@ -41,8 +41,9 @@ from codecframe.pipeline import Pipeline
 from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
-from .baselines import gptq_model, rtn_code
-from .calibration import as_calibration, logits_of
+from .adapters import Adapter
+from .baselines import BASELINES, HessianSums, gptq_codes, gptq_model, quantize_baseline, rtn_code
+from .calibration import as_calibration
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
 from .layers import LayerRef, Unsupported, check_finite, find_layers, set_weight_matrix, weight_matrix
@@ -54,6 +55,9 @@ __all__ = ["quantize", "QuantizedModel", "load", "META_KEY", "CODEBOOKS"]
 
 META_KEY = "bayesq"
 CODEBOOKS = ("grid", "lloyd", "minmax")
+#: ``"gptq"``: GPTQ error feedback with Hessians from the posterior step's forward passes (one pass);
+#: ``"gptq-sequential"``: Hessians recomputed per layer through the quantized earlier layers.
+ROUNDINGS = ("nearest", "gptq", "gptq-sequential")
 
 
 @dataclasses.dataclass
@@ -117,7 +121,8 @@ class QuantizedModel:
         extras = {k: v.detach().float().numpy() for k, v in self.model.state_dict().items() if k not in quantized}
         meta = {META_KEY: {
             "architecture": self.architecture,
-            "layers": [{"name": l.name, "shape": list(l.shape)} for l in self.layers],
+            "layers": [{"name": l.name, "shape": list(l.shape), **({"transposed": True} if l.transposed else {})}
+                       for l in self.layers],
             "full_precision": [u.name for u in self.unsupported],
             "code_bits_per_weight": self.code_bits_per_weight(),
             "options": self.options,
@@ -132,15 +137,27 @@ class QuantizedModel:
 
 
 def file_accounting(data: bytes, n_weights: int, code_bits: int) -> dict[str, Any]:
-    """Actual file bits, entropy-coded payload bits and header bits per weight."""
+    """Sizes of a ``.cfr`` file, the quantized part kept apart from the full-precision extras.
+
+    ``quantized_bits_per_weight``: the file less its full-precision extras (entropy-coded indices,
+    per-row grids, count tables, header) per quantized weight; ``coded_index_bits_per_weight``: the
+    index streams alone; ``code_bits_per_weight``: the fixed-length index budget. The extras
+    (embeddings, norms, biases, layers left unquantized) are listed on their own
+    (``full_precision_params``, ``full_precision_bits``, ``full_precision_tensors``);
+    ``file_bits_per_parameter`` is the whole file over every parameter it holds.
+    """
     box = container.read(data)
     n_groups = len(box.header["groups"])
     payload = 8 * sum(len(s) for s in box.streams[:n_groups])
     extras = 8 * sum(len(s) for s in box.streams[n_groups:])
-    return {"file_bits": 8 * len(data), "file_bits_per_weight": 8 * len(data) / n_weights,
-            "coded_index_bits_per_weight": payload / n_weights, "code_bits_per_weight": code_bits / n_weights,
-            "full_precision_extras_bits": extras,
-            "quantized_file_bits_per_weight": (8 * len(data) - extras) / n_weights}
+    tensors = {str(e["name"]): int(np.prod(e["shape"])) for e in box.header.get("extras", [])
+               if isinstance(e, dict) and "name" in e and "shape" in e}
+    n_extra = sum(tensors.values())
+    return {"file_bits": 8 * len(data), "n_weights": n_weights, "code_bits_per_weight": code_bits / n_weights,
+            "coded_index_bits_per_weight": payload / n_weights,
+            "quantized_bits_per_weight": (8 * len(data) - extras) / n_weights,
+            "full_precision_params": n_extra, "full_precision_bits": extras, "full_precision_tensors": tensors,
+            "file_bits_per_parameter": 8 * len(data) / (n_weights + n_extra)}
 
 
 # --------------------------------------------------------------------------- quantize
@@ -155,27 +172,55 @@ def relative_posteriors(posteriors: Mapping[str, GaussianPosterior], scale: floa
     (distortions measured with the rescaled posterior are multiplied by ``f²`` to return to the
     estimator's precision scale).
     """
+    out = dict(posteriors)
+    return out, rescale_in_place(out, scale, avg_bits)
+
+
+def rescale_in_place(posteriors: dict[str, GaussianPosterior], scale: float, avg_bits: float) -> dict[str, float]:
+    """:func:`relative_posteriors` replacing the dict's entries one layer at a time (memory: one
+    layer's copy); returns the factors."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ConfigError(f"posterior_scale must be a number > 0 or None, got {scale!r}")
-    out, factors = {}, {}
-    for name, post in posteriors.items():
-        mean = np.asarray(post.mean, np.float64)
+    factors = {}
+    for name in list(posteriors):
+        post = posteriors[name]
+        mean = np.asarray(post.mean)
         rows = mean.reshape(mean.shape[0], -1) if mean.ndim >= 2 else mean.reshape(1, -1)
         step = float(np.median(np.ptp(rows, axis=1))) / (2.0 ** math.ceil(avg_bits) - 1.0)
         med = float(np.median(post.std))
         factors[name] = scale * step / med if step > 0 and med > 0 else 1.0
-        out[name] = rescale(post, factors[name])
-    return out, factors
+        posteriors[name] = rescale(post, factors[name])
+    return factors
 
 
-def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int) -> PosteriorEstimator:
+def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int, include: Sequence[str] | None,
+               exclude: Sequence[str]) -> tuple[PosteriorEstimator, Sequence[str] | None, Sequence[str]]:
+    """The estimator, with the layer patterns of :func:`quantize` (which apply to every stage).
+
+    Patterns given only to the estimator are adopted for every stage; different patterns in both
+    places are a ConfigError. Returns the estimator and the effective ``(include, exclude)``.
+    """
     if isinstance(spec, PosteriorEstimator):
-        return spec
-    cfg = {"id": spec} if isinstance(spec, str) else dict(spec)
-    cls = registry.get("estimator", str(cfg.get("id")))
-    if "seed" in {f.name for f in dataclasses.fields(cls.Config)}:
+        cfg, cls = spec.get_config(), type(spec)
+    else:
+        cfg = {"id": spec} if isinstance(spec, str) else dict(spec)
+        cls = registry.get("estimator", str(cfg.get("id")))
+    names = {f.name for f in dataclasses.fields(cls.Config)}
+    if "include" in names:
+        own_inc, own_exc = cfg.get("include"), tuple(cfg.get("exclude") or ())
+        own_inc = None if own_inc is None else tuple(own_inc)
+        inc = None if include is None else tuple(include)
+        exc = tuple(exclude)
+        if (own_inc, own_exc) != (None, ()) and (inc, exc) != (None, ()) and (own_inc, own_exc) != (inc, exc):
+            raise ConfigError("include/exclude were given both to quantize() and to the estimator, differently; "
+                              "give them to quantize() only (they apply to every stage)")
+        if (inc, exc) == (None, ()):
+            inc, exc = own_inc, own_exc
+        cfg["include"], cfg["exclude"] = inc, exc
+        include, exclude = inc, exc
+    if "seed" in names:
         cfg.setdefault("seed", seed)
-    return cls.from_config(cfg)
+    return cls.from_config(cfg), include, exclude
 
 
 def _check_budget(avg_bits: float, allowed: Sequence[int]) -> None:
@@ -227,14 +272,59 @@ def _allocate_on_demand(quantizer: GridQuantizer, alloc: KnapsackAllocator, laye
             grow[l.group] = known[l.group].sum(axis=1) + failing[l.group]
 
 
+def _drop_ungraded(layers: list[LayerRef], unsupported: list[Unsupported],
+                   posteriors: Mapping[str, Any]) -> tuple[list[LayerRef], list[Unsupported]]:
+    """Layers the estimator gave no posterior (no gradient reaches them) move to the full-precision list."""
+    dead = [l for l in layers if l.group not in posteriors]
+    if not dead:
+        return layers, unsupported
+    kept = [l for l in layers if l.group in posteriors]
+    if not kept:
+        raise InputError("no supported layer receives a gradient from the model's outputs, so none can be "
+                         "quantized by BayesQ (check that the model's output depends on its Linear/Conv2d layers)")
+    return kept, unsupported + [Unsupported(l.name, type(l.module).__name__, sum(p.numel() for p in l.module.parameters(recurse=False)),
+                                            "receives no gradient from the model's outputs (unused)") for l in dead]
+
+
+def _quantize_baseline(model: nn.Module, calibration: Any, avg_bits: float, method: str,
+                       include: Sequence[str] | None, exclude: Sequence[str], seed: int,
+                       architecture: Mapping[str, Any] | None, adapter: Adapter | None) -> QuantizedModel:
+    """A baseline's codes in a :class:`QuantizedModel` (so they are saved through the same container)."""
+    t_start = time.perf_counter()
+    if isinstance(avg_bits, bool) or not isinstance(avg_bits, (int, float)) or not MIN_BITS <= avg_bits <= MAX_BITS:
+        raise InputError(f"avg_bits must be a number in {MIN_BITS}..{MAX_BITS}, got {avg_bits!r}")
+    check_finite(model)
+    work = copy.deepcopy(model).eval()
+    layers, unsupported = find_layers(work, include, exclude)
+    calib = as_calibration(calibration, adapter) if method == "gptq" else None
+    quantizer = GridQuantizer()
+    codes = quantize_baseline(work, layers, method, avg_bits, calib, quantizer)
+    posteriors = {l.group: GaussianPosterior(mean=weight_matrix(l).astype(np.float32),
+                                             std=np.broadcast_to(np.float32(1.0), (l.rows, l.cols))) for l in layers}
+    for l in layers:
+        set_weight_matrix(l, codes[l.group].values())
+    options = {"method": method, "avg_bits": float(avg_bits), "include": None if include is None else list(include),
+               "exclude": list(exclude), "seed": seed}
+    return QuantizedModel(work, layers, unsupported, codes, posteriors, quantizer, options,
+                          {"total": time.perf_counter() - t_start}, None if architecture is None else dict(architecture))
+
+
 def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              estimator: str | Mapping[str, Any] | PosteriorEstimator = "bayesq-diag",
-             codebook: str = "grid", allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
+             codebook: str | None = None, allowed_bits: Sequence[int] = (2, 3, 4, 5, 6, 8), share: str = "none",
              pin_first: int | None = None, pin_last: int | None = None, pin: Mapping[str, int] | None = None,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
-             rounding: str = "nearest", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
-             seed: int = 0, architecture: Mapping[str, Any] | None = None) -> QuantizedModel:
+             rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
+             seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
+             adapter: Adapter | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
+
+    ``method``: ``"bayesq"`` (this module), or a baseline at the same code bits written through the
+    same container: ``"rtn"`` (min–max with zero point), ``"rtn-mse"`` (MSE-clipped), ``"gptq"``
+    (act-order, padding masked), ``"hqq"`` (needs the ``hqq`` package); see :mod:`.baselines`. The
+    baselines take ``avg_bits``, ``include``/``exclude``, ``seed`` and ``architecture`` only.
+    ``include``/``exclude`` (glob patterns on module paths) apply to every stage.
+    ``codebook`` None: ``"minmax"`` under GPTQ rounding (the grid it rounds onto), else ``"grid"``.
 
     ``calibration``: inputs (or ``(inputs, targets)``), first axis = samples. ``proxy``: e.g.
     ``{"samples": 8}`` for the Monte Carlo KL proxy (``"calibration"``: how many inputs it uses,
@@ -243,31 +333,45 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     median standard deviation is this multiple of the layer's min–max step at ``ceil(avg_bits)``
     (median row range / (2^ceil(avg_bits) - 1)); None keeps the estimator's scale (docs/bayesq.md says why).
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
+    ``adapter`` (:mod:`.adapters`): how to call the model and read its output, for models that are
+    not "tensor in, logits out" (dict inputs, text, embeddings); a Calibration carries its own.
     The input model is not modified.
     """
     t_start = time.perf_counter()
     if not isinstance(model, nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if method != "bayesq":
+        if method not in BASELINES:
+            raise ConfigError(f"method must be one of bayesq, {', '.join(BASELINES)}; got {method!r}")
+        return _quantize_baseline(model, calibration, avg_bits, method, include, exclude, seed, architecture, adapter)
+    if codebook is None:  # the distortions the knapsack weighs are those of the grid the rounding uses
+        codebook = "grid" if rounding == "nearest" else "minmax"
     if codebook not in CODEBOOKS:
         raise ConfigError(f"codebook must be one of {', '.join(CODEBOOKS)}, got {codebook!r}")
-    if rounding not in ("nearest", "gptq"):
-        raise ConfigError(f"rounding must be 'nearest' or 'gptq', got {rounding!r}")
+    if rounding not in ROUNDINGS:
+        raise ConfigError(f"rounding must be one of {', '.join(ROUNDINGS)}, got {rounding!r}")
     allowed = sorted({int(b) for b in allowed_bits}) if allowed_bits else []
     _check_budget(avg_bits, allowed_bits)
     check_finite(model)
-    calib = as_calibration(calibration)
+    calib = as_calibration(calibration, adapter)
+    if (proxy is not None or distill_options is not None) and (
+            not isinstance(calib.inputs, torch.Tensor) or calib.adapter != Adapter()):
+        raise ConfigError("proxy and distill_options support plain models only (one tensor in, logits out); "
+                          "models that need an adapter (dict inputs, texts, embeddings) take the default path")
     work = copy.deepcopy(model).eval()
+    est, include, exclude = _estimator(estimator, seed, include, exclude)
     layers, unsupported = find_layers(work, include, exclude)
     with torch.no_grad():
-        logits_of(work, calib.inputs[:2])
-    est = _estimator(estimator, seed)
+        calib.select(slice(0, 2)).outputs(work)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    posteriors = est.estimate(work, calib)
+    hessians = HessianSums(layers) if rounding == "gptq" else None
+    posteriors = est.estimate(work, calib, observe=hessians.add) if hessians is not None else est.estimate(work, calib)
+    layers, unsupported = _drop_ungraded(layers, unsupported, posteriors)
     factors = {l.group: 1.0 for l in layers}
     if posterior_scale is not None:
-        posteriors, factors = relative_posteriors(posteriors, posterior_scale, avg_bits)
+        factors = rescale_in_place(posteriors, posterior_scale, avg_bits)
     timings["posterior"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -322,12 +426,19 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
     timings["allocation"] += time.perf_counter() - t0
 
-    if rounding == "gptq":
+    if hessians is not None:
         # GPTQ rounding on GPTQ's own per-row grids (quant.py: min–max widened to 0) at the chosen widths,
-        # rounded to the stored precision first so that the error feedback sees the decoded grid.
+        # rounded to the stored precision first so that the error feedback sees the decoded grid. The
+        # Hessians come from the estimator's own forward passes (full-precision inputs, one pass).
+        t0 = time.perf_counter()
+        for l in layers:
+            grid = quantizer.rounded(rtn_code(weight_matrix(l), row_bits[l.group]), None)
+            codes[l.group] = gptq_codes(weight_matrix(l), hessians.pop(l), grid)
+        timings["gptq_rounding"] = time.perf_counter() - t0
+    elif rounding == "gptq-sequential":  # Hessians on inputs through the quantized earlier layers
         t0 = time.perf_counter()
         grids = {l.group: quantizer.rounded(rtn_code(weight_matrix(l), row_bits[l.group]), None) for l in layers}
-        codes = gptq_model(work, layers, calib.inputs, grids)
+        codes = gptq_model(work, layers, calib, grids)
         timings["gptq_rounding"] = time.perf_counter() - t0
     for l in layers:
         set_weight_matrix(l, codes[l.group].values())
@@ -339,7 +450,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         except TypeError as exc:
             raise ConfigError(f"distill_options: {exc}") from None
         teacher_model = copy.deepcopy(model).eval()
-        t_layers, _ = find_layers(teacher_model, include, exclude)
+        t_layers = [l for l in find_layers(teacher_model, include, exclude)[0] if l.group in posteriors]
         t_posts = {g: rescale(p, dopts.teacher_scale) for g, p in posteriors.items()}
         teacher = teacher_probs(teacher_model, t_layers, t_posts, calib.inputs, dopts.samples, dopts.temperature, seed)
         codes = distill(work, layers, codes, teacher, calib.inputs, dopts)
@@ -349,10 +460,12 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         timings["distillation"] = time.perf_counter() - t0
 
     timings["total"] = time.perf_counter() - t_start
-    options = {"avg_bits": float(avg_bits), "estimator": est.get_config(), "codebook": codebook,
+    options = {"method": "bayesq", "avg_bits": float(avg_bits), "estimator": est.get_config(), "codebook": codebook,
                "allowed_bits": allowed, "share": share, "pin_first": pin_first, "pin_last": pin_last,
                "pin": dict(pin or {}), "proxy": None if proxy is None else dict(proxy),
-               "distill": None if distill_options is None else dict(distill_options), "rounding": rounding, "posterior_scale": posterior_scale, "seed": seed}
+               "distill": None if distill_options is None else dict(distill_options), "rounding": rounding,
+               "posterior_scale": posterior_scale, "include": None if include is None else list(include),
+               "exclude": list(exclude), "seed": seed}
     return QuantizedModel(work, layers, unsupported, codes, posteriors, quantizer, options, timings,
                           None if architecture is None else dict(architecture))
 
@@ -373,18 +486,21 @@ def load(source: str | Path | bytes, model: nn.Module | None = None) -> nn.Modul
         arch = meta.get("architecture")
         if not isinstance(arch, dict) or "name" not in arch:
             raise InputError("the file does not name a bundled architecture; pass the target model to load()")
-        from .examples.models import build
+        from .loading import build_checked
 
-        model = build(str(arch["name"]), arch.get("options") or {})
+        model = build_checked(arch, {**decoded.arrays, **decoded.extras})
     state = model.state_dict()
     provided = {**decoded.arrays, **decoded.extras}
+    transposed = {f"{l.get('name')}.weight" for l in meta.get("layers") or [] if isinstance(l, dict) and l.get("transposed")}
     problems, loaded = [], {}
     for name, arr in provided.items():
         if name not in state:
             problems.append(f"{name!r} is not a parameter or buffer of the model")
             continue
         target = state[name]
-        if name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
+        if name in transposed and arr.ndim == 2 and target.ndim == 2:
+            arr = arr.T  # weights stored in × out (transformers' Conv1D) are coded as out × in
+        elif name in decoded.arrays and arr.ndim == 2 and arr.size == target.numel():
             arr = arr.reshape(tuple(target.shape))  # convolution kernels are stored as out × (in·kh·kw)
         if tuple(target.shape) != tuple(arr.shape):
             problems.append(f"{name!r} has shape {tuple(arr.shape)} in the file but {tuple(target.shape)} in the model")

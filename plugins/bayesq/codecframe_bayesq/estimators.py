@@ -23,6 +23,8 @@ as ``rows × cols`` matrices (rows = output channels).
 from __future__ import annotations
 
 import dataclasses
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,13 +35,23 @@ from codecframe.abc import PosteriorEstimator
 from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import ConfigError, InputError
 
-from .calibration import (Calibration, as_calibration, capture, logits_of, loss_sum, per_sample_grads, sample_labels,
-                          squared_grad_sum)
+from .calibration import Calibration, as_calibration, capture, per_sample_grads, squared_grad_sum
 from .layers import LayerRef, check_finite, find_layers, weight_matrix
 from .posteriors import KFACPosterior, LowRankPosterior
 from .whitening import LowRankWhitening
 
-__all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "LaplaceOptions"]
+__all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "LaplaceOptions", "NoGradientWarning",
+           "Observer"]
+
+#: ``observe(layer, a, g)``: sees each layer's inputs and output gradients as the estimator consumes them.
+Observer = Callable[[LayerRef, torch.Tensor, torch.Tensor], None]
+
+#: Most per-sample gradient entries (samples × weights of one layer) formed at once by ``bayesq-diag``.
+MAX_PER_SAMPLE = 1 << 24
+
+
+class NoGradientWarning(UserWarning):
+    """Some supported layers receive no gradient from the model's outputs (they are left unquantized)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,32 +100,47 @@ class _Laplace(PosteriorEstimator):
             raise InputError(f"{self.describe()}: fisher='empirical' needs calibration (inputs, targets)")
         return model, layers, calib
 
-    def _passes(self, model: nn.Module, layers: list[LayerRef], calib: Calibration):
-        """Yield ``(records, batch_size)`` per batch and label sample; records as from :func:`capture`."""
+    def _passes(self, model: nn.Module, layers: list[LayerRef], calib: Calibration,
+                consume: Callable[[LayerRef, torch.Tensor, torch.Tensor], None]) -> list[LayerRef]:
+        """One forward/backward per batch and label sample; ``consume(layer, a, g)`` per layer as its
+        output gradient arrives (``a``: inputs ``(N, P, in)``, ``g``: output gradients ``(N, P, out)``),
+        so only one layer's records are held beyond what autograd keeps. Returns the layers that got
+        a gradient in every pass (the others, e.g. a pooler the outputs do not use, get a warning)."""
         gen = torch.Generator().manual_seed(self.config.seed)
         was_training = model.training
         model.eval()
         params = [layer.module.weight for layer in layers]
         flags = [p.requires_grad for p in params]
+        seen = {layer.group: 0 for layer in layers}
+        passes = 0
+
+        def on_grad(layer: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
+            seen[layer.group] += 1
+            consume(layer, a, g)
+
         try:
             for p in params:
                 p.requires_grad_(True)
-            for x, y in calib.batches(self.config.batch_size):
+            for chunk in calib.chunks(self.config.batch_size):
+                loss = chunk.objective
                 for _ in range(self.config.label_samples if self.config.fisher == "mc" else 1):
-                    with capture(layers) as rec:
-                        logits = logits_of(model, x)
-                        labels = sample_labels(logits, gen) if self.config.fisher == "mc" else y
-                        if labels.shape != logits.shape[:-1]:
-                            raise InputError(f"calibration targets of shape {tuple(labels.shape)} do not match "
-                                             f"the model's outputs {tuple(logits.shape[:-1])}")
+                    with capture(layers, on_grad, chunk.mask):
+                        out = chunk.outputs(model)
+                        labels = loss.sample(out, gen) if self.config.fisher == "mc" else chunk.targets
+                        loss.check_targets(out, labels)
                         model.zero_grad(set_to_none=True)
-                        loss_sum(logits, labels).backward()
-                    yield rec, x.shape[0]
+                        loss.nll(out, labels, chunk.mask).backward()
+                    passes += 1
         finally:
             for p, f in zip(params, flags):
                 p.requires_grad_(f)
                 p.grad = None
             model.train(was_training)
+        dead = [layer.name for layer in layers if seen[layer.group] < passes]
+        if dead:
+            warnings.warn(f"{self.describe()}: no gradient reaches layer(s) {', '.join(dead)} from the model's "
+                          "outputs; they get no posterior and stay in full precision", NoGradientWarning, stacklevel=3)
+        return [layer for layer in layers if seen[layer.group] == passes]
 
     def _scale(self, calib: Calibration) -> tuple[float, float, float]:
         """(N, τ, T) with the per-sample Fisher normalisation folded in."""
@@ -128,19 +155,33 @@ class DiagLaplaceEstimator(_Laplace):
 
     id = "bayesq-diag"
 
-    def estimate(self, target: Any, data: Any) -> dict[str, GaussianPosterior]:
+    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, GaussianPosterior]:
+        """Posteriors of the layers that receive a gradient; ``observe(layer, a, g)`` sees every record."""
         model, layers, calib = self._prepare(target, data)
-        sums = {layer.group: torch.zeros(layer.rows, layer.cols, dtype=torch.float64) for layer in layers}
+        sums = {layer.group: torch.zeros(layer.rows, layer.cols, dtype=torch.float32) for layer in layers}
+
+        def consume(layer: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
+            if observe is not None:
+                observe(layer, a, g)
+            step = max(1, MAX_PER_SAMPLE // (layer.rows * layer.cols)) if g.shape[1] > 1 else g.shape[0]
+            for i in range(0, g.shape[0], step):  # per-sample gradients a chunk of samples at a time
+                ai, gi = a[i:i + step], g[i:i + step]
+                if gi.shape[1] > 1:  # positions no gradient reaches in this chunk (padding) add nothing
+                    live = gi.ne(0).any(-1).any(0)
+                    if not bool(live.all()):
+                        ai, gi = ai[:, live], gi[:, live]
+                sums[layer.group] += squared_grad_sum({"a": ai, "g": gi}).float()
+
         with torch.enable_grad():
-            for rec, _ in self._passes(model, layers, calib):
-                for layer in layers:
-                    sums[layer.group] += squared_grad_sum(rec[layer.group]).double()
+            layers = self._passes(model, layers, calib, consume)
         scale, tau, temp = self._scale(calib)
         out = {}
         for layer in layers:
-            nf = scale * sums[layer.group].numpy()
-            precision = (nf + tau + self.config.damping * nf.mean()) / temp
-            out[layer.group] = GaussianPosterior(mean=weight_matrix(layer), std=1.0 / np.sqrt(precision))
+            nf = sums.pop(layer.group).numpy()
+            nf *= scale
+            precision = (nf + tau + self.config.damping * float(nf.mean(dtype=np.float64))) / temp
+            out[layer.group] = GaussianPosterior(mean=weight_matrix(layer).astype(np.float32),
+                                                 std=(1.0 / np.sqrt(precision)).astype(np.float32))
         return out
 
 
@@ -149,21 +190,22 @@ class KFACEstimator(_Laplace):
 
     id = "bayesq-kfac"
 
-    def estimate(self, target: Any, data: Any) -> dict[str, KFACPosterior]:
+    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, KFACPosterior]:
         model, layers, calib = self._prepare(target, data)
         a_sum = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float64) for l in layers}
         g_sum = {l.group: torch.zeros(l.rows, l.rows, dtype=torch.float64) for l in layers}
         positions = {l.group: 0 for l in layers}
-        passes = 0
+
+        def consume(l: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
+            if observe is not None:
+                observe(l, a, g)
+            a, g = a.double().reshape(-1, l.cols), g.double().reshape(-1, l.rows)
+            a_sum[l.group] += a.T @ a
+            g_sum[l.group] += g.T @ g
+            positions[l.group] += a.shape[0]
+
         with torch.enable_grad():
-            for rec, _ in self._passes(model, layers, calib):
-                passes += 1
-                for l in layers:
-                    a = rec[l.group]["a"].double().reshape(-1, l.cols)
-                    g = rec[l.group]["g"].double().reshape(-1, l.rows)
-                    a_sum[l.group] += a.T @ a
-                    g_sum[l.group] += g.T @ g
-                    positions[l.group] += a.shape[0]
+            layers = self._passes(model, layers, calib, consume)
         scale, tau, temp = self._scale(calib)
         samples = len(calib) * (self.config.label_samples if self.config.fisher == "mc" else 1)
         out = {}
@@ -200,7 +242,7 @@ class LowRankEstimator(_Laplace):
     #: Most per-sample gradient entries (samples × weights of one layer) held at once.
     MAX_JACOBIAN = 1 << 26
 
-    def estimate(self, target: Any, data: Any) -> dict[str, LowRankPosterior]:
+    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, LowRankPosterior]:
         model, layers, calib = self._prepare(target, data)
         for l in layers:
             samples = len(calib) * (self.config.label_samples if self.config.fisher == "mc" else 1)
@@ -209,10 +251,14 @@ class LowRankEstimator(_Laplace):
                                  f"{samples * l.rows * l.cols} gradient entries (limit {self.MAX_JACOBIAN}); "
                                  "use fewer calibration samples or the diagonal/K-FAC estimator")
         rows: dict[str, list[torch.Tensor]] = {l.group: [] for l in layers}
+
+        def consume(l: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
+            if observe is not None:
+                observe(l, a, g)
+            rows[l.group].append(per_sample_grads({"a": a, "g": g}).reshape(-1, l.rows * l.cols).float())
+
         with torch.enable_grad():
-            for rec, _ in self._passes(model, layers, calib):
-                for l in layers:
-                    rows[l.group].append(per_sample_grads(rec[l.group]).reshape(-1, l.rows * l.cols).float())
+            layers = self._passes(model, layers, calib, consume)
         scale, tau, temp = self._scale(calib)
         out = {}
         for l in layers:

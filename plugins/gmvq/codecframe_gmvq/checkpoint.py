@@ -86,6 +86,18 @@ def _canonical(blob: bytes) -> bytes:
 
 def read_metadata(data: bytes) -> dict[str, str]:
     """The ``__metadata__`` map of a safetensors file, checked to be a GM-VQ checkpoint of a known version."""
+    meta = _header(data).get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"not a GM-VQ checkpoint (safetensors metadata 'format' must be {FORMAT!r})")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"GM-VQ checkpoint format_version {meta.get('format_version')!r} is not supported (this reader: {FORMAT_VERSION})"
+        )
+    return meta
+
+
+def _header(data: bytes) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor names, dtypes, shapes, offsets; ``__metadata__``)."""
     if len(data) < 8:
         raise CheckpointError("checkpoint is shorter than the 8-byte safetensors header length")
     (n,) = struct.unpack_from("<Q", data, 0)
@@ -95,14 +107,7 @@ def read_metadata(data: bytes) -> dict[str, str]:
         header = json.loads(bytes(data[8: 8 + n]))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint header is not JSON: {exc}") from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"not a GM-VQ checkpoint (safetensors metadata 'format' must be {FORMAT!r})")
-    if meta.get("format_version") != str(FORMAT_VERSION):
-        raise CheckpointError(
-            f"GM-VQ checkpoint format_version {meta.get('format_version')!r} is not supported (this reader: {FORMAT_VERSION})"
-        )
-    return meta
+    return header if isinstance(header, dict) else {}
 
 
 def _tensors(data: bytes) -> dict[str, np.ndarray]:
@@ -155,6 +160,24 @@ def _configs(meta: dict[str, str]) -> tuple[ModelConfig, TrainConfig]:
         raise CheckpointError(str(exc)) from None
 
 
+def _check_weights_present(data: bytes, model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
+    """Refuse a model config whose network differs from the weights the file holds, before building it:
+    the network is laid out on PyTorch's ``meta`` device (shapes only, no memory), and its parameter
+    shapes are compared with the tensor shapes the safetensors header declares."""
+    import torch
+
+    from .model import Autoencoder
+
+    declared = {k[6:]: v.get("shape") for k, v in _header(data).items() if k.startswith("model.") and isinstance(v, dict)}
+    with torch.device("meta"):
+        skeleton = Autoencoder(model_cfg, commitment=train_cfg.commitment, kl_weight=train_cfg.kl_weight)
+    expected = {k: list(v.shape) for k, v in skeleton.state_dict().items()}
+    if expected != declared:
+        diff = sorted(k for k in set(expected) | set(declared) if expected.get(k) != declared.get(k))
+        shown = "; ".join(f"{k}: config {expected.get(k)}, file {declared.get(k)}" for k in diff[:3])
+        raise CheckpointError(f"checkpoint weights do not match its model config ({len(diff)} tensor(s) differ: {shown})")
+
+
 def load_model(data: bytes) -> tuple[Autoencoder, Codebook, TrainConfig]:
     """Rebuild the network of a checkpoint; its weights must match its own model config exactly."""
     import torch
@@ -169,6 +192,7 @@ def load_model(data: bytes) -> tuple[Autoencoder, Codebook, TrainConfig]:
             f"checkpoint codebook is {codebook.size}x{codebook.dim} but its model config says "
             f"{model_cfg.codebook_size}x{model_cfg.latent_dim}"
         )
+    _check_weights_present(data, model_cfg, train_cfg)
     model = Autoencoder(model_cfg, commitment=train_cfg.commitment, kl_weight=train_cfg.kl_weight)
     state = {k[6:]: torch.from_numpy(v.copy()) for k, v in _tensors(data).items() if k.startswith("model.")}
     try:

@@ -20,6 +20,8 @@ from .losses import aggregated_entropy, per_sample_entropy
 
 __all__ = ["ModelConfig", "METHODS", "Autoencoder", "QuantOut", "squared_distances"]
 
+#: Largest patch side a model may declare (a checkpoint's config is untrusted input).
+MAX_IMAGE_SIZE = 1024
 #: Quantization methods: GM-VQ and the baselines of the benchmark.
 METHODS = ("gmvq", "vqvae", "vqvae-ema", "gumbel")
 
@@ -41,8 +43,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"gmvq model: method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.image_size < 4 or self.image_size % 2:
-            raise ConfigError(f"gmvq model: image_size must be an even number >= 4, got {self.image_size}")
+        if not 4 <= self.image_size <= MAX_IMAGE_SIZE or self.image_size % 2:
+            raise ConfigError(f"gmvq model: image_size must be an even number in 4..{MAX_IMAGE_SIZE}, got {self.image_size}")
         if not 2 <= self.codebook_size <= 65536:
             raise ConfigError(f"gmvq model: codebook_size must be in 2..65536, got {self.codebook_size}")
         if self.latent_dim < 1 or self.hidden < 2:

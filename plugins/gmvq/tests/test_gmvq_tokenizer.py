@@ -173,3 +173,35 @@ def test_untrained_checkpoint_is_refused(tiny_checkpoint: Path) -> None:
     del tensors["usage_counts"]
     with pytest.raises(CheckpointError, match="untrained"):
         read_codebook(save(tensors, metadata=_meta(good)))
+
+
+@pytest.mark.parametrize("method", ["gmvq", "vqvae", "vqvae-ema", "gumbel"])
+def test_oversized_model_config_is_refused_before_anything_is_built(tiny_checkpoint: Path, method: str) -> None:
+    """Issue 19 B5: hidden = 200000 would allocate 1.28 TB; the weights present decide, and nothing is allocated."""
+    import resource
+
+    if method == "vqvae-ema":
+        pytest.importorskip("vector_quantize_pytorch")
+    good = tiny_checkpoint.read_bytes()
+    cfg = json.loads(_meta(good)["model_config"])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="weights do not match its model config"):
+        load_model(_with_metadata(good, model_config=json.dumps({**cfg, "hidden": 200_000, "method": method})))
+    with pytest.raises(CheckpointError, match="model config says 16x1048576"):
+        load_model(_with_metadata(good, model_config=json.dumps({**cfg, "latent_dim": 1 << 20})))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: under 200 MB grown
+    with pytest.raises(CheckpointError, match="image_size must be an even number in 4..1024"):
+        load_model(_with_metadata(good, model_config=json.dumps({**cfg, "image_size": 1 << 20})))
+
+
+def test_oversized_checkpoint_at_the_cli(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from codecframe.cli.main import main
+
+    good = tiny_checkpoint.read_bytes()
+    cfg = json.loads(_meta(good)["model_config"])
+    bad = tmp_path / "huge.safetensors"
+    bad.write_bytes(_with_metadata(good, model_config=json.dumps({**cfg, "hidden": 200_000})))
+    np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), np.float32))
+    code = main(["gmvq", "compress", str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.cfr"), "--model", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and "weights do not match its model config" in err and "Traceback" not in err

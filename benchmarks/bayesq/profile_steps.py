@@ -1,6 +1,6 @@
 """Profile of BayesQ's default path (posterior + codebooks + allocation) next to the GPTQ run, one thread.
 
-    .venv/bin/python benchmarks/bayesq/profile.py --model mlp --budget 4.0 [--cprofile 25]
+    .venv/bin/python benchmarks/bayesq/profile_steps.py --model mlp --budget 4.0 [--cprofile 25]
 
 Prints, per repetition, the GPTQ wall time (grids + column loop, as in ``run.py``) and BayesQ's
 timings; with ``--cprofile N`` the N most expensive functions of one more BayesQ run. JIT warm-up

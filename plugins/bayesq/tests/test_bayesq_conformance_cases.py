@@ -1,0 +1,15 @@
+"""The bayesq conformance cases come from this plugin's ``codecframe.conformance_cases`` entry point and
+regenerate the stored vectors (in codecframe's corpus, ``specs/vectors``) byte for byte."""
+
+from codecframe.conformance import Corpus, case_sets, default_corpus
+from codecframe.conformance.generate import drift
+
+
+def test_the_entry_point_provides_the_bayesq_cases():
+    assert "bayesq" in case_sets.available()
+    names = [c.name for c in case_sets.load("bayesq")]
+    assert names and set(names) <= set(Corpus(default_corpus()).names())
+
+
+def test_the_stored_bayesq_vectors_regenerate_byte_for_byte_from_the_entry_point(tmp_path):
+    assert drift(Corpus(default_corpus()), ["bayesq"], tmp_path) == {}
