@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-BUDGETS = (60, 120, 150, 240, 480, 900, 1200, 1800, 3600, 7200)
+BUDGETS = (60, 120, 150, 240, 400, 480, 900, 1200, 1800, 3600, 7200)
 
 
 def load(run: Path) -> list[dict]:
