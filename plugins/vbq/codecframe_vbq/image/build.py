@@ -28,6 +28,7 @@ from ..fit import DEFAULT_LAMBDAS
 from . import data
 from .codec import ImageCodec
 from .evaluate import training_latents
+from .latents import augmented_latents
 from .train import add_training_arguments, train, validate
 from .vae import VAEConfig
 from .weights import save_vae
@@ -47,15 +48,22 @@ BACKOFF_SHIFT = 5
 
 
 def build_tables(weights: Path, outs: dict[Path, tuple[float, str, float]],
-                 backoff_shift: int = BACKOFF_SHIFT) -> dict[Path, str]:
+                 backoff_shift: int = BACKOFF_SHIFT, augmented: int = 0) -> dict[Path, str]:
     """Fit and write tables for the VAE in ``weights``, one file per (path: (α of the σ calibration,
-    1 = raw σ; prior span; prior power)); returns their references."""
+    1 = raw σ; prior span; prior power)); returns their references. ``augmented`` > 0: fit on the
+    latents of the second split's training images and that many recoloured copies of each
+    (:func:`.latents.augmented_latents`) instead of the first split's."""
     vae_ref = register_asset(weights)
     placeholder = "sha256:" + "0" * 64
     codec = ImageCodec(vae=vae_ref, tables=placeholder)
     t0 = time.process_time()
-    means, stds = training_latents(codec)
-    info = {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])}
+    if augmented:
+        means, stds = augmented_latents(codec.model, data.TRAIN_V2, augmented)
+        info = {"vae": vae_ref, "training_images": list(data.TRAIN_V2), "recoloured_copies": augmented,
+                "latents_per_channel": int(means.shape[1])}
+    else:
+        means, stds = training_latents(codec)
+        info = {"vae": vae_ref, "training_images": list(data.TRAIN), "latents_per_channel": int(means.shape[1])}
     refs = {}
     for out, (alpha, span, power) in outs.items():
         calibration = None if alpha == 1 else SigmaCalibration.from_training(stds, alpha)
@@ -75,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="α of the σ calibration the shipped tables record (1: raw σ)")
     ap.add_argument("--prior-power", type=float, default=PRIOR_POWER,
                     help="flatten the grid's prior to p^power (1: the empirical quantiles)")
+    ap.add_argument("--augmented-latents", type=int, default=0, metavar="COPIES",
+                    help="fit the tables on the second split's training latents with COPIES recoloured copies "
+                         "of each image (default 0: the first split's latents, as the shipped tables)")
     add_training_arguments(ap)
     args = ap.parse_args(argv)
     import torch
@@ -97,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.weights.resolve() != weights.resolve():
         atomic_write(weights, args.weights.read_bytes())
     refs = build_tables(weights, {args.out_dir / TABLES_FILE: (args.sigma_alpha, PRIOR_SPAN, args.prior_power),
-                                  args.out_dir / RAW_SIGMA_TABLES_FILE: (1.0, "quantile", 1.0)})
+                                  args.out_dir / RAW_SIGMA_TABLES_FILE: (1.0, "quantile", 1.0)},
+                        augmented=args.augmented_latents)
     print(json.dumps({"VAE_REF": register_asset(weights), "TABLES_REF": refs[args.out_dir / TABLES_FILE],
                       "RAW_SIGMA_TABLES_REF": refs[args.out_dir / RAW_SIGMA_TABLES_FILE]}), flush=True)
     return 0

@@ -1,0 +1,79 @@
+"""Ceiling against compute: validation g(μ) PSNR against training CPU time and steps, one curve per run.
+
+    python benchmarks/vbq/training/curves.py benchmarks/vbq/training/explore/* benchmarks/vbq/training/long \
+        --md benchmarks/vbq/training/curves.md --png benchmarks/vbq/training/curves.png
+
+Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The table
+gives, at each CPU budget, the step reached and the mean validation PSNR of the last validation at
+or before it (smoothed: the mean of the last three validations, to damp the noise of single steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+BUDGETS = (60, 120, 150, 240, 400, 480, 900, 1200, 1800, 3600, 7200)
+
+
+def load(run: Path) -> list[dict]:
+    rows = [json.loads(ln) for ln in (run / "progress.jsonl").read_text().splitlines() if ln.strip()]
+    return [r for r in rows if "validation_gmu_psnr" in r]
+
+
+def at(rows: list[dict], cpu: float) -> tuple[int, float] | None:
+    """(step, smoothed validation PSNR) at training CPU time ``cpu``; None if the run has not got there."""
+    before = [r for r in rows if r["cpu_s"] <= cpu]
+    if not before or rows[-1]["cpu_s"] < cpu * 0.97:
+        return None
+    last = before[-3:]
+    return before[-1]["step"], sum(r["validation_gmu_psnr"]["mean"] for r in last) / len(last)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--md", type=Path)
+    ap.add_argument("--png", type=Path)
+    args = ap.parse_args()
+    runs = {r.name: load(r) for r in args.runs if (r / "progress.jsonl").exists()}
+    runs = {k: v for k, v in runs.items() if v}
+    budgets = [b for b in BUDGETS if any(at(rows, b) for rows in runs.values())]
+    lines = ["| run | " + " | ".join(f"{b} CPU-s" for b in budgets) + " | last: steps, CPU-h, PSNR |",
+             "|---|" + "---|" * (len(budgets) + 1)]
+    for name, rows in runs.items():
+        cells = []
+        for b in budgets:
+            p = at(rows, b)
+            cells.append(f"{p[1]:.2f} dB ({p[0]})" if p else "–")
+        last = rows[-1]
+        cells.append(f"{last['step']}, {last['cpu_s'] / 3600:.3f}, {last['validation_gmu_psnr']['mean']:.2f} dB")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.md:
+        args.md.write_text(table)
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for name, rows in runs.items():
+            psnr = [r["validation_gmu_psnr"]["mean"] for r in rows]
+            axes[0].plot([r["cpu_s"] / 3600 for r in rows], psnr, label=name)
+            axes[1].plot([r["step"] for r in rows], psnr, label=name)
+        axes[0].set_xlabel("training CPU-hours")
+        axes[1].set_xlabel("steps")
+        for ax in axes:
+            ax.set_ylabel("validation g(μ) PSNR, dB (mean of 2 images)")
+            ax.grid(alpha=0.3)
+        axes[1].legend()
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=90)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Resumable, checkpointed training of the image VAE on the colour-augmented second split (issue 17).
+
+    python -m codecframe_vbq.image.resumable --run-dir RUN --steps 200000 --seed 0 --hidden 128 --threads 1
+    python -m codecframe_vbq.image.resumable --run-dir RUN --resume      # continue where it stopped
+
+``RUN/checkpoint.safetensors`` (:mod:`.checkpoint`) is rewritten atomically every
+``--checkpoint-minutes`` of wall time, on SIGTERM/SIGINT and at the end; ``RUN/progress.jsonl``
+gets one line every ``--log-every`` steps (step, loss parts, CPU and wall seconds) and the
+per-image g(μ) PSNR of the validation images every ``--validate-every`` steps. Crops come from
+:class:`.sampler.CropSampler` over :data:`.data.TRAIN_V2`. Adam at ``--lr`` until
+``--decay-at`` × steps, then lr/10. A resumed run continues bit for bit as if it had not stopped
+(same thread count); ``--steps`` may be raised on resume while the decay has not started, and
+``--validate-every``, ``--checkpoint-minutes`` and ``--threads`` changed (a different thread
+count changes the float rounding of the steps that follow, nothing else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codecframe.io import atomic_write
+
+from . import data
+from .augment import Augmentation
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .heldout import psnr, reconstruct
+from .sampler import CropSampler
+from .vae import ImageVAE, VAEConfig
+from .weights import save_vae
+
+__all__ = ["RunSettings", "start", "run", "main", "CHECKPOINT", "PROGRESS"]
+
+CHECKPOINT = "checkpoint.safetensors"
+PROGRESS = "progress.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """A run's fixed settings (stored in every checkpoint)."""
+
+    seed: int = 0
+    steps: int = 200_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 1e-3
+    decay_at: float = 0.8
+    clip: float = 1.0
+    threads: int = 1
+    log_every: int = 100
+    validate_every: int = 1000
+    checkpoint_minutes: float = 10.0
+    synthetic_weight: float = 3.0
+    augmentation: Augmentation = Augmentation()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSettings:
+        aug = dict(d["augmentation"])
+        aug["scale"] = tuple(aug["scale"])
+        return cls(**{**d, "augmentation": Augmentation(**aug)})
+
+
+def start(config: VAEConfig, settings: RunSettings) -> Checkpoint:
+    """Step 0 of a new run: seeded model, fresh Adam, seeded numpy generator."""
+    torch.manual_seed(settings.seed)
+    model = ImageVAE(config)
+    return Checkpoint(model, torch.optim.Adam(model.parameters(), lr=settings.lr),
+                      np.random.default_rng(settings.seed), 0, 0.0, 0.0, settings.to_dict())
+
+
+def validation_psnr(model: ImageVAE, names: tuple[str, ...] = data.VALIDATION_V2) -> dict[str, float]:
+    """g(μ) PSNR of each validation image (whole image), and their mean."""
+    model.eval()
+    rows = {}
+    for name in names:
+        image = data.load(name)
+        rows[name] = psnr(image, reconstruct(model, image))
+    model.train()
+    rows["mean"] = float(np.mean(list(rows.values())))
+    return rows
+
+
+def run(ck: Checkpoint, run_dir: Path, stop_after_steps: int | None = None, log=print,
+        sampler: CropSampler | None = None, validation: tuple[str, ...] = data.VALIDATION_V2,
+        cpu_budget: float | None = None) -> Checkpoint:
+    """Train ``ck`` on until its settings' ``steps`` (or ``stop_after_steps`` more, or until its
+    training CPU seconds reach ``cpu_budget``), checkpointing into ``run_dir``; returns the final
+    checkpoint (also written). CPU and wall seconds exclude the validation passes."""
+    settings = RunSettings.from_dict(ck.settings)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sampler = sampler or CropSampler(data.TRAIN_V2, settings.crop, settings.augmentation, settings.synthetic_weight)
+    progress = run_dir / PROGRESS
+    _truncate_log(progress, ck.step)
+    stop = {"now": False}
+
+    def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        stop["now"] = True
+
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    cpu0, wall0 = time.process_time() - ck.cpu_s, time.perf_counter() - ck.wall_s
+    last_save = time.perf_counter()
+    end = settings.steps if stop_after_steps is None else min(settings.steps, ck.step + stop_after_steps)
+    model, opt = ck.model, ck.optimizer
+    model.train()
+    try:
+        while ck.step < end and not stop["now"] and (cpu_budget is None or ck.cpu_s < cpu_budget):
+            ck.step += 1
+            lr = settings.lr if ck.step < int(settings.decay_at * settings.steps) else settings.lr / 10
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x = torch.from_numpy(sampler.sample(settings.batch, ck.rng))
+            loss, parts = model.loss(x)
+            opt.zero_grad()
+            loss.backward()
+            if settings.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            opt.step()
+            ck.cpu_s, ck.wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+            if ck.step % settings.log_every == 0 or ck.step == end:
+                row = {"step": ck.step, "loss": float(loss.detach()), **parts, "lr": lr,
+                       "cpu_s": round(ck.cpu_s, 2), "wall_s": round(ck.wall_s, 2)}
+                if ck.step % settings.validate_every == 0 and validation:
+                    c, w = time.process_time(), time.perf_counter()
+                    row["validation_gmu_psnr"] = validation_psnr(model, validation)
+                    cpu0 += time.process_time() - c
+                    wall0 += time.perf_counter() - w
+                _append(progress, row)
+                log(json.dumps(row))
+            if time.perf_counter() - last_save > 60 * settings.checkpoint_minutes:
+                save_checkpoint(run_dir / CHECKPOINT, ck)
+                last_save = time.perf_counter()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    save_checkpoint(run_dir / CHECKPOINT, ck)
+    return ck
+
+
+def _append(path: Path, row: dict) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop progress lines past ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    keep = [ln for ln in lines if json.loads(ln)["step"] <= step]
+    if len(keep) != len(lines):
+        atomic_write(path, "".join(ln + "\n" for ln in keep).encode())
+
+
+def export_weights(ck: Checkpoint, path: Path) -> None:
+    """Write the checkpoint's model as VAE weights (:mod:`.weights`, what the codec loads)."""
+    info = {"training": {"steps": ck.step, "cpu_s": ck.cpu_s, "wall_s": ck.wall_s, "settings": ck.settings,
+                         "split": "v2"}}
+    atomic_write(path, save_vae(ck.model, info))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run-dir", type=Path, required=True)
+    ap.add_argument("--resume", action="store_true", help="continue RUN/checkpoint.safetensors")
+    ap.add_argument("--steps", type=int, default=None, help="total steps (default 200000; on resume: unchanged)")
+    ap.add_argument("--stop-after", type=int, default=None, help="stop after this many more steps")
+    ap.add_argument("--cpu-budget", type=float, default=None, help="stop once training has used this many CPU seconds")
+    ap.add_argument("--export", type=Path, default=None, help="write the final model as VAE weights here")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="default 1 (on resume: unchanged)")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--checkpoint-minutes", type=float, default=None, help="default 10 (on resume: unchanged)")
+    ap.add_argument("--validate-every", type=int, default=None, help="default 1000 (on resume: unchanged)")
+    ap.add_argument("--hidden", type=int, default=VAEConfig.hidden)
+    ap.add_argument("--latent", type=int, default=VAEConfig.latent)
+    ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
+    ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
+    ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
+    args = ap.parse_args(argv)
+    if args.resume:
+        ck = load_checkpoint(args.run_dir / CHECKPOINT)
+        for key in ("steps", "checkpoint_minutes", "validate_every", "threads"):  # none changes what is trained
+            if getattr(args, key) is not None:
+                ck.settings = {**ck.settings, key: getattr(args, key)}
+        torch.set_num_threads(int(ck.settings["threads"]))
+    else:
+        if (args.run_dir / CHECKPOINT).exists():
+            ap.error(f"{args.run_dir / CHECKPOINT} exists: pass --resume to continue it")
+        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, layers=args.layers)
+        settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
+                               crop=args.crop, lr=args.lr, threads=args.threads or 1,
+                               validate_every=args.validate_every or RunSettings.validate_every,
+                               checkpoint_minutes=args.checkpoint_minutes or RunSettings.checkpoint_minutes)
+        torch.set_num_threads(settings.threads)
+        ck = start(config, settings)
+    ck = run(ck, args.run_dir, args.stop_after, log=lambda s: print(s, flush=True), cpu_budget=args.cpu_budget)
+    if args.export is not None:
+        export_weights(ck, args.export)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

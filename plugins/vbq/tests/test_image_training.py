@@ -1,0 +1,229 @@
+"""The second training of the image VAE (issue 17): data split, augmentation, crop sampling,
+synthetic images, resumable checkpoints and the held-out measurements."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from codecframe.errors import AssetError
+
+from codecframe_vbq.image import data, heldout, resumable
+from codecframe_vbq.image.augment import NONE, PERMUTATIONS, Augmentation, augment, recolour, rgb_to_ycbcr
+from codecframe_vbq.image.checkpoint import load_checkpoint
+from codecframe_vbq.image.latents import augmented_latents
+from codecframe_vbq.image.sampler import CropSampler
+from codecframe_vbq.image.synthetic import dead_leaves, hsv_to_rgb, hue_sweep
+from codecframe_vbq.image.vae import ImageVAE, VAEConfig
+
+TINY = VAEConfig(hidden=8, latent=4)
+
+
+# ---------------------------------------------------------------- split
+def test_splits_are_disjoint_and_colour_diverse():
+    assert data.TRAIN_V1 == data.TRAIN and data.TEST_V1 == data.TEST and data.VALIDATION_V1 == data.VALIDATION
+    assert not set(data.HELDOUT) & (set(data.TRAIN_V2) | set(data.VALIDATION_V2))
+    assert not set(data.VALIDATION_V2) & set(data.TRAIN_V2)
+    assert len(data.HELDOUT_PHOTOS) >= 6
+    assert {"colorwheel", "hue_sweep"} <= set(data.HELDOUT)
+    # dominant hue (of the saturated pixels) of each held-out photograph: green, blue and teal are present
+    dominant = {}
+    for name in data.HELDOUT_PHOTOS:
+        rgb = data.load(name)[::4, ::4].reshape(-1, 3).astype(np.float64) / 255
+        mx, mn = rgb.max(1), rgb.min(1)
+        sat = (mx - mn) > 0.15
+        ycc = rgb_to_ycbcr(rgb[sat])
+        dominant[name] = float(np.degrees(np.arctan2(np.median(ycc[:, 2]), np.median(ycc[:, 1]))) % 360)
+    # CbCr angles: green ≈ 200-250°, blue/teal ≈ 100-180°, red/orange ≈ 20-110°
+    assert any(190 <= a <= 260 for a in dominant.values()), dominant
+    assert sum(100 <= a < 190 for a in dominant.values()) >= 2, dominant
+
+
+@pytest.mark.parametrize("name", data.HELDOUT + data.VALIDATION_V2 + data.TRAIN_V2[-8:])
+def test_every_image_loads_as_rgb(name):
+    img = data.load(name)
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 256
+
+
+# ---------------------------------------------------------------- augmentation
+_crops = st.tuples(st.integers(1, 24), st.integers(0, 2**32 - 1)).map(
+    lambda t: np.random.default_rng(t[1]).random((t[0], t[0], 3)).astype(np.float32))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_crops, st.integers(0, 2**32 - 1))
+def test_augment_keeps_shape_range_and_is_seeded(crop, seed):
+    out = augment(crop, Augmentation(), np.random.default_rng(seed))
+    assert out.shape == crop.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert np.array_equal(out, augment(crop, Augmentation(), np.random.default_rng(seed)))
+    assert np.array_equal(augment(crop, NONE, np.random.default_rng(seed)), crop)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 2 * np.pi), st.floats(0.5, 1.5), st.integers(0, 5))
+def test_recolour_leaves_greys_grey_and_identity_is_identity(grey, angle, sat, perm):
+    img = np.full((4, 4, 3), grey, np.float32)
+    assert np.allclose(recolour(img, angle, sat, PERMUTATIONS[perm]), img, atol=1e-6)
+    rgb = np.random.default_rng(perm).random((5, 5, 3)).astype(np.float32)
+    assert np.allclose(recolour(rgb, 0.0, 1.0, PERMUTATIONS[0]), rgb, atol=1e-5)
+
+
+def test_hue_rotation_reaches_every_hue_band():
+    """Rotating the chroma of one saturated red through many angles covers every 30° hue band."""
+    red = np.array([[[0.8, 0.1, 0.1]]], np.float32)
+    hues = []
+    for angle in np.linspace(0, 2 * np.pi, 72, endpoint=False):
+        r, g, b = recolour(red, angle, 1.0, PERMUTATIONS[0])[0, 0].astype(np.float64)
+        hues.append(np.degrees(np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)) % 360)
+    assert set(np.floor(np.array(hues) / 30).astype(int)) == set(range(12))
+
+
+# ---------------------------------------------------------------- sampling
+def test_sampler_draws_per_image_not_per_area():
+    """A 400×400 and a 40×40 image are drawn equally often; a gray one with its lower weight."""
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (400, 400, 3), np.uint8), rng.integers(0, 256, (40, 40, 3), np.uint8),
+              rng.integers(0, 256, (64, 64, 3), np.uint8)]
+    sampler = CropSampler(["big", "small", "camera"], 16, NONE, synthetic_weight=1.0, images=images)
+    counts = np.bincount([sampler.draw(rng)[0] for _ in range(6000)], minlength=4)
+    expect = sampler.probabilities * 6000
+    assert np.allclose(sampler.probabilities, np.array([1, 1, 0.3, 1]) / 3.3)
+    assert np.all(np.abs(counts - expect) < 5 * np.sqrt(expect)), (counts, expect)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([16, 32, 48]))
+def test_sampler_crops_are_seeded_and_in_range(seed, size):
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (80, 100, 3), np.uint8), rng.integers(0, 256, (50, 60, 3), np.uint8)]
+    sampler = CropSampler(["a", "b"], size, Augmentation(), synthetic_weight=1.0, images=images)
+    x = sampler.sample(3, np.random.default_rng(seed))
+    assert x.shape == (3, 3, size, size) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert np.array_equal(x, sampler.sample(3, np.random.default_rng(seed)))
+
+
+def test_synthetic_images_are_seeded_colourful_and_cover_the_image():
+    a, b = dead_leaves(64, np.random.default_rng(3)), dead_leaves(64, np.random.default_rng(3))
+    assert a.shape == (64, 64, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert (a.max(2).astype(int) - a.min(2)).mean() > 40  # saturated colours
+    sweep = hue_sweep()
+    assert sweep.shape == (256, 768, 3)
+    # the top row's hue runs through 360°: column 64k + 32 has hue 30k + 15 degrees
+    top = sweep[0].astype(np.float64)
+    for k in range(12):
+        expect = hsv_to_rgb(np.array((30 * k + 15) / 360), np.array(1.0), np.array(0.95)) * 255
+        assert np.abs(top[64 * k + 32] - expect).max() <= 3
+
+
+# ---------------------------------------------------------------- resumable training
+def _settings(**kw) -> resumable.RunSettings:
+    return resumable.RunSettings(**{"steps": 4, "batch": 2, "crop": 32, "log_every": 1, "validate_every": 2,
+                                    "checkpoint_minutes": 1e9, **kw})
+
+
+def _sampler() -> CropSampler:
+    rng = np.random.default_rng(5)
+    return CropSampler(["a", "b"], 32, Augmentation(), synthetic_weight=1.0,
+                       images=[rng.integers(0, 256, (70, 90, 3), np.uint8), rng.integers(0, 256, (40, 50, 3), np.uint8)])
+
+
+def test_resume_continues_exactly(tmp_path):
+    torch.set_num_threads(1)
+    once = resumable.run(resumable.start(TINY, _settings()), tmp_path / "once", sampler=_sampler(),
+                         validation=("rain-drops",))
+    resumable.run(resumable.start(TINY, _settings()), tmp_path / "twice", 2, sampler=_sampler(),
+                  validation=("rain-drops",))
+    ck = load_checkpoint(tmp_path / "twice" / resumable.CHECKPOINT)
+    assert ck.step == 2
+    twice = resumable.run(ck, tmp_path / "twice", sampler=_sampler(), validation=("rain-drops",))
+    assert once.step == twice.step == 4
+    for (k, v), (k2, v2) in zip(once.model.state_dict().items(), twice.model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2), k
+    assert once.rng.bit_generator.state == twice.rng.bit_generator.state
+    logs = [[json.loads(ln) for ln in (tmp_path / d / resumable.PROGRESS).read_text().splitlines()]
+            for d in ("once", "twice")]
+    assert [r["step"] for r in logs[1]] == [1, 2, 3, 4]
+    assert [r["loss"] for r in logs[0]] == [r["loss"] for r in logs[1]]
+    assert "validation_gmu_psnr" in logs[0][1] and "validation_gmu_psnr" not in logs[0][0]
+
+
+def test_resume_drops_log_lines_past_the_checkpoint(tmp_path):
+    resumable.run(resumable.start(TINY, _settings()), tmp_path, 2, sampler=_sampler(), validation=())
+    with open(tmp_path / resumable.PROGRESS, "a") as fh:
+        fh.write(json.dumps({"step": 3, "loss": 0.0}) + "\n")  # written after the checkpoint, then a crash
+    resumable.run(load_checkpoint(tmp_path / resumable.CHECKPOINT), tmp_path, sampler=_sampler(), validation=())
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / resumable.PROGRESS).read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_cpu_budget_stops_the_run(tmp_path):
+    ck = resumable.run(resumable.start(TINY, _settings(steps=10**6)), tmp_path, sampler=_sampler(), validation=(),
+                       cpu_budget=0.0)
+    assert ck.step == 0 and (tmp_path / resumable.CHECKPOINT).exists()
+
+
+def test_checkpoint_is_safetensors_and_a_bad_one_is_refused(tmp_path):
+    resumable.run(resumable.start(TINY, _settings()), tmp_path, 1, sampler=_sampler(), validation=())
+    raw = (tmp_path / resumable.CHECKPOINT).read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    assert {"model/encoder.0.weight", "adam/0/exp_avg", "adam/0/exp_avg_sq", "adam/0/step", "rng/torch"} <= set(header)
+    (tmp_path / "bad.safetensors").write_bytes(raw[:100])
+    with pytest.raises(AssetError, match="not a readable training checkpoint"):
+        load_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_cli_refuses_to_overwrite_and_resumes(tmp_path, capsys):
+    args = ["--run-dir", str(tmp_path), "--steps", "2", "--hidden", "8", "--latent", "4", "--crop", "32",
+            "--batch", "1", "--validate-every", "1000"]
+    assert resumable.main(args + ["--stop-after", "1"]) == 0
+    with pytest.raises(SystemExit):
+        resumable.main(args)
+    assert resumable.main(["--run-dir", str(tmp_path), "--resume", "--export", str(tmp_path / "w.safetensors")]) == 0
+    assert load_checkpoint(tmp_path / resumable.CHECKPOINT).step == 2
+    model = heldout.load_model(tmp_path / "w.safetensors", None)
+    assert model.config == TINY
+
+
+# ---------------------------------------------------------------- held-out measurements
+def test_measurement_tool_on_a_tiny_model():
+    torch.manual_seed(0)
+    model = ImageVAE(TINY).eval()
+    points = np.tile(np.linspace(-0.01, 0.01, 7), (TINY.latent, 1))
+    result = heldout.measure(model, ("aqua", "hue_sweep"), points)
+    aqua, sweep = result["images"]["aqua"], result["images"]["hue_sweep"]
+    assert result["photo_mean_gmu_psnr"] == aqua["gmu_psnr"] < 30
+    assert len(sweep["hue_bands"]) == 12 and 0 <= aqua["clamped"] <= 1
+    assert aqua["channel_mean_shift"] > 0
+
+
+def test_measurement_helpers():
+    img = np.random.default_rng(0).integers(0, 256, (16, 24, 3), np.uint8)
+    assert heldout.psnr(img, img) == float("inf")
+    shifted = np.clip(img.astype(int) + [0, 3, 0], 0, 255).astype(np.uint8)
+    assert 2.5 < heldout.channel_mean_shift(img, shifted) <= 3
+    bands = heldout.hue_band_psnr(img, img)
+    assert len(bands) == 12
+    means = np.array([[-2.0, 0.0, 0.5, 3.0], [0.0, 0.0, 0.0, 0.0]])
+    points = np.array([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]])
+    assert heldout.clamped_fraction(means, points) == 2 / 8
+
+
+def test_reconstruct_covers_any_size():
+    torch.manual_seed(0)
+    model = ImageVAE(TINY).eval()
+    img = np.random.default_rng(0).integers(0, 256, (37, 21, 3), np.uint8)
+    assert heldout.reconstruct(model, img).shape == img.shape
+
+
+def test_augmented_latents_shapes():
+    torch.manual_seed(0)
+    model = ImageVAE(TINY).eval()
+    means, stds = augmented_latents(model, ("rain-drops",), copies=2, synthetic=1)
+    per_image = (320 // 16) * (512 // 16)
+    assert means.shape == stds.shape == (TINY.latent, 3 * (per_image + (192 // 16) ** 2))  # each with 2 copies
+    assert (stds > 0).all()
