@@ -1,8 +1,8 @@
 """Entry point of the ``codecframe`` command.
 
 Exit codes: 0 success; 1 a codecframe error (bad data, format, config, a failing plugin); 2 usage
-error, or out of memory (reported as a LimitError); 3 an operating-system error (input file not found,
-permission); 130 interrupted. Errors are one line on stderr; ``--debug`` adds the traceback.
+error, or a limit exceeded (any LimitError, out of memory included); 3 an operating-system error (input
+file not found, permission); 130 interrupted. Errors are one line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..registry import CHOOSE_ENV, registry  # noqa: I001 - own line: merges cle
 
 COMMAND_GROUP = "codecframe.commands"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_OS, EXIT_INTERRUPT = 0, 1, 2, 3, 130
-EXIT_MEMORY = EXIT_USAGE
+EXIT_LIMIT = EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry.choose_all(args.choose)
         return int(args.func(args) or 0)
     except MemoryError as exc:
-        return _fail(args, guard.out_of_memory(f"running {args.command!r}"), EXIT_MEMORY, exc)
-    except errors.OutOfMemoryError as exc:
-        return _fail(args, exc, EXIT_MEMORY)
+        return _fail(args, guard.out_of_memory(f"running {args.command!r}"), EXIT_LIMIT, exc)
+    except errors.LimitError as exc:
+        return _fail(args, exc, EXIT_LIMIT)
     except CodecframeError as exc:
         return _fail(args, exc, EXIT_OS if isinstance(exc, OSError) else EXIT_ERROR)
     except OSError as exc:

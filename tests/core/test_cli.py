@@ -54,7 +54,7 @@ def test_encode_decode_info_round_trip(tmp_path, capsys):
 def test_errors_have_exit_codes_and_leave_no_partial_file(tmp_path, capsys):
     (tmp_path / "bad.cfr").write_bytes(b"\x89CFR\x01\x00\x00\x00\xff\xff\xff\xff")
     code, _, err = run(capsys, "info", str(tmp_path / "bad.cfr"))
-    assert code == 1 and "codecframe: error:" in err and "header length" in err
+    assert code == 2 and "codecframe: error:" in err and "header length" in err
     code, _, err = run(capsys, "decode", str(tmp_path / "missing.cfr"), "-o", str(tmp_path / "o.npz"))
     assert code == 3 and "no such file" in err
     np.savez(tmp_path / "nan.npz", mean=np.array([np.nan]), std=np.ones(1))

@@ -226,7 +226,7 @@ def test_a_file_over_the_callers_total_element_limit_is_refused_before_decoding(
             call()
     path = tmp_path / "x.cfr"
     path.write_bytes(data)
-    assert main(["decode", str(path), "-o", str(tmp_path / "x.npz"), "--max-elements", "49"]) == 1
+    assert main(["decode", str(path), "-o", str(tmp_path / "x.npz"), "--max-elements", "49"]) == 2
     assert "more than 49 values" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
 
 

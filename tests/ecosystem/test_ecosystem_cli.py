@@ -143,7 +143,7 @@ def test_decompress_and_info_refuse_what_they_cannot_read(tmp_path, capsys, arra
     store = tmp_path / "a.zarr"
     assert run(capsys, "compress", tmp_path / "mean.npy", "-o", store, "-c", CONFIG, "--chunks", "30,40")[0] == 0
     code, _, err = run(capsys, "decompress", store, "-o", tmp_path / "x.npy", "--max-elements", "100")
-    assert code == 1 and "exceed --max-elements" in err
+    assert code == 2 and "exceed --max-elements" in err
     for action in (["info"], ["decompress", "-o", tmp_path / "x.npy"]):
         code, _, err = run(capsys, *action, tmp_path / "nothing.zarr")
         assert code == 1 and "no such zarr array" in err
