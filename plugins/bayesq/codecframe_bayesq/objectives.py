@@ -18,6 +18,7 @@ counts); an output without a position axis ignores them.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import torch
@@ -40,14 +41,14 @@ def _position_weight(out: torch.Tensor, weight: torch.Tensor | None, event_dims:
     return weight.to(out.dtype)
 
 
-class Objective:
+class Objective(abc.ABC):
     """Interface: pseudo-targets from the model's own predictive, their NLL, and a divergence."""
 
     kind: str = ""
 
+    @abc.abstractmethod
     def target_shape(self, out: torch.Tensor) -> tuple[int, ...]:
         """The shape targets of ``out`` must have."""
-        raise NotImplementedError
 
     def check_targets(self, out: torch.Tensor, targets: torch.Tensor) -> None:
         """InputError unless ``targets`` fit the outputs ``out``."""
@@ -55,16 +56,17 @@ class Objective:
             raise InputError(f"calibration targets of shape {tuple(targets.shape)} do not match the model's "
                              f"{self.kind} {tuple(out.shape)}: expected {self.target_shape(out)}")
 
+    @abc.abstractmethod
     def sample(self, out: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
+        """Pseudo-targets drawn from the predictive of ``out``."""
 
+    @abc.abstractmethod
     def nll(self, out: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Negative log-likelihood summed over samples and (unmasked) positions."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def divergence(self, ref: torch.Tensor, out: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Per-sample divergence of ``out`` from the reference outputs ``ref`` (mean over unmasked positions)."""
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True)
