@@ -5,11 +5,15 @@
 Prints one JSON line: the parameters, the resident set size just before ``quantize`` (after a
 warm-up call that compiles the kernels), its peak during the call (sampled every millisecond by a
 thread from ``/proc/self/statm``; Linux), and the difference in bytes and per fp32 weight byte.
+Before the baseline is read, freed heap pages go back to the kernel (:func:`settle`), so that the
+difference does not depend on whether the call happens to reuse memory the warm-up freed.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import json
 import os
 import sys
@@ -24,6 +28,16 @@ def rss() -> int:
     """Current resident set size of this process in bytes."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def settle() -> None:
+    """Collect garbage and hand freed heap pages back to the kernel (glibc ``malloc_trim``), so that
+    the baseline RSS does not include memory a warm-up freed, which the measured call might reuse."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the baseline keeps what the allocator holds
+        pass
 
 
 class PeakRSS:
@@ -70,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         kw["method"] = args.method
     quantize(nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3)), torch.randn(4, 8), args.bits,
              **kw)  # warm-up: kernels compiled / loaded
+    settle()
     before = rss()
     t0 = time.perf_counter()
     with PeakRSS() as peak:

@@ -105,12 +105,13 @@ def memory(method: str, budget: float) -> dict[str, Any]:
     spec = importlib.util.spec_from_file_location("memory_probe", HERE / "memory_probe.py")
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
-    PeakRSS, rss = probe.PeakRSS, probe.rss
+    PeakRSS, rss, settle = probe.PeakRSS, probe.rss, probe.settle
 
     torch.set_num_threads(1)
     lm = load_model("all-minilm-l6-v2")
     calib, _, _ = splits(0)
     run_one(lm, "rtn", 3.0, calib[:4], 0)  # warm-up: imports and kernels
+    settle()
     before = rss()
     with PeakRSS() as peak:
         _, seconds = run_one(lm, method, budget, calib, 0)

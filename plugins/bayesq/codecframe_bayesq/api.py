@@ -42,7 +42,7 @@ from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
 from .adapters import Adapter
-from .baselines import BASELINES, HessianSums, gptq_codes, gptq_model, quantize_baseline, rtn_code
+from .baselines import BASELINES, gptq_codes, hessian_groups, gptq_model, quantize_baseline, rtn_code
 from .calibration import as_calibration
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
@@ -55,9 +55,12 @@ __all__ = ["quantize", "QuantizedModel", "load", "META_KEY", "CODEBOOKS"]
 
 META_KEY = "bayesq"
 CODEBOOKS = ("grid", "lloyd", "minmax")
-#: ``"gptq"``: GPTQ error feedback with Hessians from the posterior step's forward passes (one pass);
+#: ``"gptq"``: GPTQ error feedback with Hessians on full-precision inputs (one no-grad pass per group
+#: of layers whose Hessians fit in ``HESSIAN_BUDGET``);
 #: ``"gptq-sequential"``: Hessians recomputed per layer through the quantized earlier layers.
 ROUNDINGS = ("nearest", "gptq", "gptq-sequential")
+#: Bytes of float32 Hessian sums held at once by ``rounding="gptq"`` (a group holds at least one layer).
+HESSIAN_BUDGET = 1 << 25
 
 
 @dataclasses.dataclass
@@ -223,6 +226,28 @@ def _estimator(spec: str | Mapping[str, Any] | PosteriorEstimator, seed: int, in
     return cls.from_config(cfg), include, exclude
 
 
+def _share_means(posteriors: dict[str, GaussianPosterior], model: nn.Module, include: Sequence[str] | None,
+                 exclude: Sequence[str]) -> None:
+    """Make each diagonal posterior's mean a read-only view of the caller's float32 weight where the
+    two are equal (``quantize`` never modifies its input model), so the weights are not held twice."""
+    for ref in find_layers(model, include, exclude)[0]:
+        post = posteriors.get(ref.group)
+        w = ref.module.weight.detach()
+        if type(post) is not GaussianPosterior or ref.transposed or w.dtype != torch.float32 or not w.is_contiguous():
+            continue
+        view = w.numpy().reshape(ref.rows, ref.cols)
+        if view.shape == post.mean.shape and np.array_equal(view, post.mean):
+            view.flags.writeable = False
+            posteriors[ref.group] = GaussianPosterior(mean=view, std=post.std)
+
+
+def _release_std(posteriors: dict[str, GaussianPosterior]) -> None:
+    """Replace each per-weight std by its layer's median, broadcast (read-only, no memory per weight)."""
+    for name, post in posteriors.items():
+        med = np.float32(np.median(post.std))
+        posteriors[name] = GaussianPosterior(mean=post.mean, std=np.broadcast_to(med, np.shape(post.mean)))
+
+
 def _check_budget(avg_bits: float, allowed: Sequence[int]) -> None:
     if isinstance(avg_bits, bool) or not isinstance(avg_bits, (int, float)) or not np.isfinite(avg_bits):
         raise InputError(f"avg_bits must be a finite number, got {avg_bits!r}")
@@ -316,7 +341,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
              rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
              seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
-             adapter: Adapter | None = None) -> QuantizedModel:
+             adapter: Adapter | None = None, keep_posteriors: bool = False) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
 
     ``method``: ``"bayesq"`` (this module), or a baseline at the same code bits written through the
@@ -335,7 +360,10 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     ``architecture`` (JSON) is stored in the file so that :func:`load` can rebuild the model.
     ``adapter`` (:mod:`.adapters`): how to call the model and read its output, for models that are
     not "tensor in, logits out" (dict inputs, text, embeddings); a Calibration carries its own.
-    The input model is not modified.
+    ``keep_posteriors``: keep every weight's posterior std in ``QuantizedModel.posteriors``; by
+    default it is released once the widths are chosen (memory: one float32 per weight) and each
+    layer keeps its median std, broadcast. The posterior means are read-only views of the input
+    model's float32 weights where possible. The input model is not modified.
     """
     t_start = time.perf_counter()
     if not isinstance(model, nn.Module):
@@ -366,9 +394,9 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    hessians = HessianSums(layers) if rounding == "gptq" else None
-    posteriors = est.estimate(work, calib, observe=hessians.add) if hessians is not None else est.estimate(work, calib)
+    posteriors = est.estimate(work, calib)
     layers, unsupported = _drop_ungraded(layers, unsupported, posteriors)
+    _share_means(posteriors, model, include, exclude)
     factors = {l.group: 1.0 for l in layers}
     if posterior_scale is not None:
         factors = rescale_in_place(posteriors, posterior_scale, avg_bits)
@@ -422,18 +450,23 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
             row_bits[l.group] = np.array([int(s["bits"]) for s in settings[i:i + l.rows]], np.int64)
             i += l.rows
         timings["allocation"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
-    timings["allocation"] += time.perf_counter() - t0
-
-    if hessians is not None:
+    release = not keep_posteriors and distill_options is None
+    if rounding == "nearest":
+        t0 = time.perf_counter()
+        codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
+        timings["allocation"] += time.perf_counter() - t0
+    if release:  # the widths (and for nearest rounding the codes) are fixed: the stds have done their work
+        _release_std(posteriors)
+    if rounding == "gptq":
         # GPTQ rounding on GPTQ's own per-row grids (quant.py: min–max widened to 0) at the chosen widths,
         # rounded to the stored precision first so that the error feedback sees the decoded grid. The
-        # Hessians come from the estimator's own forward passes (full-precision inputs, one pass).
+        # Hessians are on full-precision inputs (weights are written only after every layer is
+        # rounded), a group of layers per no-grad pass so that only one group's Hessians are held.
         t0 = time.perf_counter()
-        for l in layers:
-            grid = quantizer.rounded(rtn_code(weight_matrix(l), row_bits[l.group]), None)
-            codes[l.group] = gptq_codes(weight_matrix(l), hessians.pop(l), grid)
+        codes = {}
+        for l, hessian in hessian_groups(work, layers, calib, HESSIAN_BUDGET):
+            w = weight_matrix(l)
+            codes[l.group] = gptq_codes(w, hessian, quantizer.rounded(rtn_code(w, row_bits[l.group]), None))
         timings["gptq_rounding"] = time.perf_counter() - t0
     elif rounding == "gptq-sequential":  # Hessians on inputs through the quantized earlier layers
         t0 = time.perf_counter()

@@ -14,13 +14,13 @@
 - :func:`gptq_model`: GPTQ over a model's layers in order, each layer's Hessian computed from
   calibration inputs that already pass through the quantized earlier layers; padding positions
   (``attention_mask == 0`` of dict inputs) are left out of every Hessian.
-- :class:`HessianSums`: the Hessians of all layers from records seen in one pass (the BayesQ
-  estimator's), positions that receive no output gradient (padding) left out.
+- :func:`hessian_groups`: the Hessians of all layers on full-precision inputs, a group of layers
+  per no-grad pass within a memory budget (BayesQ's ``rounding="gptq"``), padding left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,12 +29,12 @@ from torch import nn
 
 from codecframe.errors import ConfigError, InputError
 
-from .calibration import Calibration, capture
+from .calibration import Calibration, capture, input_positions
 from .layers import LayerRef, set_weight_matrix, weight_matrix
 from .quantizers import GridQuantizer, LayerCode
 
 __all__ = ["BASELINES", "fixed_row_bits", "rtn_code", "hqq_code", "gptq_codes", "layer_hessian", "gptq_model",
-           "layer_objective", "HessianSums", "quantize_baseline"]
+           "layer_objective", "hessian_groups", "quantize_baseline"]
 
 #: ``quantize(method=...)`` values other than ``"bayesq"``.
 BASELINES = ("rtn", "rtn-mse", "gptq", "hqq")
@@ -127,6 +127,7 @@ def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: i
     Float32 throughout, as in the reference implementation (the column loop is memory-bound)."""
     W = torch.as_tensor(np.array(w, np.float32))
     H = torch.as_tensor(np.array(hessian, np.float32))
+    del hessian
     cols = W.shape[1]
     uniform = all(np.array_equal(np.asarray(v, np.float64), np.arange(1 << b)) for b, v in code.levels.items()) \
         and bool(np.all(np.asarray(code.scale, np.float64) > 0))
@@ -143,8 +144,9 @@ def gptq_codes(w: np.ndarray, hessian: np.ndarray, code: LayerCode, blocksize: i
     W[:, dead] = 0
     perm = torch.argsort(torch.diag(H), descending=True) if actorder else torch.arange(cols)
     W, H = W[:, perm], H[perm][:, perm]
-    H += percdamp * torch.mean(torch.diag(H)) * torch.eye(cols, dtype=H.dtype)
+    H.diagonal().add_(percdamp * torch.mean(torch.diag(H)))
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+    del H
     Q = torch.zeros_like(W, dtype=torch.int64)
     rows = torch.arange(W.shape[0])
     for i1 in range(0, cols, blocksize):
@@ -195,25 +197,54 @@ def layer_hessian(model: nn.Module, layer: LayerRef, calib: Calibration | torch.
     return (2.0 / n * total).numpy()
 
 
-class HessianSums:
-    """GPTQ Hessians of several layers accumulated from ``(layer, a, g)`` records (an estimator's
-    ``observe``); a position whose output gradient is exactly zero (padding, unused) is left out."""
+class _GroupDone(Exception):
+    """Raised by a hook once every layer of the group has seen the chunk (the rest of the forward is skipped)."""
 
-    def __init__(self, layers: Sequence[LayerRef]) -> None:
-        # float32 sums (as GPTQ's reference code keeps them): all layers' Hessians are held at once
-        self._sum = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float32) for l in layers}
-        self._n = {l.group: 0 for l in layers}
 
-    def add(self, layer: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
-        keep = g.ne(0).any(-1) if g.shape[:2] == a.shape[:2] else None
-        rows = _masked_rows(a, keep, layer.cols).float()
-        self._sum[layer.group].addmm_(rows.T, rows)
-        self._n[layer.group] += rows.shape[0]
+def hessian_groups(model: nn.Module, layers: Sequence[LayerRef], calib: Calibration,
+                   budget: int = 1 << 24, batch_size: int = 16) -> Iterator[tuple[LayerRef, np.ndarray]]:
+    """``(layer, H)`` for every layer, ``H = 2/n Σ x x^T`` (float32, as GPTQ keeps it) over its
+    full-precision inputs, padding left out.
 
-    def pop(self, layer: LayerRef) -> np.ndarray:
-        """``2/n Σ x x^T`` of ``layer`` (its sums are released)."""
-        total, n = self._sum.pop(layer.group), self._n.pop(layer.group)
-        return 2.0 / max(n, 1) * total.double().numpy()
+    Layers are taken in groups whose float32 Hessian sums fit in ``budget`` bytes (at least one layer
+    per group); each group costs one no-grad pass over the calibration set, stopped as soon as every
+    layer of the group has seen the chunk. Memory is one group's sums, not every layer's.
+    """
+    i = 0
+    while i < len(layers):
+        group, size = [layers[i]], 4 * layers[i].cols ** 2
+        while i + len(group) < len(layers) and size + 4 * layers[i + len(group)].cols ** 2 <= budget:
+            size += 4 * layers[i + len(group)].cols ** 2
+            group.append(layers[i + len(group)])
+        i += len(group)
+        sums = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float32) for l in group}
+        counts = {l.group: 0 for l in group}
+        for chunk in calib.chunks(batch_size):
+            seen: set[str] = set()
+
+            def hook(layer: LayerRef, mask: torch.Tensor | None = chunk.mask):
+                def forward(module: nn.Module, args: tuple, out: torch.Tensor) -> None:
+                    rows = _masked_rows(input_positions(args[0].detach(), module), mask, layer.cols).float()
+                    sums[layer.group].addmm_(rows.T, rows)
+                    counts[layer.group] += rows.shape[0]
+                    seen.add(layer.group)
+                    if len(seen) == len(group):
+                        raise _GroupDone
+                return forward
+
+            handles = [l.module.register_forward_hook(hook(l)) for l in group]
+            try:
+                with torch.no_grad():
+                    chunk.outputs(model)
+            except _GroupDone:
+                pass
+            finally:
+                for h in handles:
+                    h.remove()
+        for l in group:
+            if counts[l.group] == 0:
+                raise InputError(f"layer {l.name!r}: the calibration set has no unmasked position")
+            yield l, sums.pop(l.group).mul_(2.0 / counts[l.group]).numpy()
 
 
 def layer_objective(w: np.ndarray, q: np.ndarray, hessian: np.ndarray) -> float:

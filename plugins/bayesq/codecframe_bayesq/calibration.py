@@ -151,7 +151,7 @@ def _check_inputs(inputs: Any) -> None:
             raise InputError("calibration inputs contain NaN or infinite values")
 
 
-def _positions(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+def input_positions(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """A layer's input as ``(N, P, cols)``: im2col rows for convolutions, one row per position otherwise."""
     if isinstance(module, nn.Conv2d):
         return F.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride).transpose(1, 2)
@@ -191,16 +191,21 @@ def capture(layers: Sequence[LayerRef], on_grad: Callable[[LayerRef, torch.Tenso
 
     def hook(layer: LayerRef):
         def forward(module: nn.Module, args: tuple, out: torch.Tensor) -> None:
-            a = _positions(args[0].detach(), module)
+            a = input_positions(args[0].detach(), module)
             n = int(mask.sum()) if mask is not None and a.shape[1] == mask.shape[1] else a.shape[0] * a.shape[1]
-            store[layer.group] = {"a": _masked(a, mask), "n": n}
+            if out.requires_grad and on_grad is not None:
+                # kept unmasked until the gradient arrives: for a Linear layer ``a`` is then a view of
+                # the input autograd saves anyway, so the records add one layer's copy at a time
+                store[layer.group] = {"a": a, "n": n}
+            else:
+                store[layer.group] = {"a": _masked(a, mask), "n": n}
             if out.requires_grad:
                 def grad_hook(g: torch.Tensor) -> None:
                     g = _masked(_grad_positions(g.detach(), module), mask)
                     if on_grad is None:
                         store[layer.group]["g"] = g
                     elif layer.group in store:
-                        on_grad(layer, store.pop(layer.group)["a"], g)
+                        on_grad(layer, _masked(store.pop(layer.group)["a"], mask), g)
                 out.register_hook(grad_hook)
         return forward
 

@@ -47,7 +47,7 @@ __all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "Laplace
 Observer = Callable[[LayerRef, torch.Tensor, torch.Tensor], None]
 
 #: Most per-sample gradient entries (samples × weights of one layer) formed at once by ``bayesq-diag``.
-MAX_PER_SAMPLE = 1 << 24
+MAX_PER_SAMPLE = 1 << 21
 
 
 class NoGradientWarning(UserWarning):
@@ -64,7 +64,7 @@ class LaplaceOptions:
     damping: float = 1.0
     n_data: int | None = None
     temperature: float = 1.0
-    batch_size: int = 64
+    batch_size: int = 16  # inputs per forward/backward pass: bounds the activations autograd holds
     seed: int = 0
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
@@ -109,7 +109,7 @@ class _Laplace(PosteriorEstimator):
         gen = torch.Generator().manual_seed(self.config.seed)
         was_training = model.training
         model.eval()
-        params = [layer.module.weight for layer in layers]
+        params = list(model.parameters())
         flags = [p.requires_grad for p in params]
         seen = {layer.group: 0 for layer in layers}
         passes = 0
@@ -118,9 +118,19 @@ class _Laplace(PosteriorEstimator):
             seen[layer.group] += 1
             consume(layer, a, g)
 
+        def grad_entry(module: nn.Module, args: tuple) -> tuple | None:
+            # No parameter requires a gradient, so the backward pass forms no weight gradients and
+            # autograd saves no layer inputs for them; an input no gradient path reaches yet becomes
+            # a leaf that requires one, so that every layer's output gradient is computed.
+            x = args[0] if args else None
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and not x.requires_grad:
+                return (x.detach().requires_grad_(True), *args[1:])
+            return None
+
+        handles = [layer.module.register_forward_pre_hook(grad_entry) for layer in layers]
         try:
             for p in params:
-                p.requires_grad_(True)
+                p.requires_grad_(False)
             for chunk in calib.chunks(self.config.batch_size):
                 loss = chunk.objective
                 for _ in range(self.config.label_samples if self.config.fisher == "mc" else 1):
@@ -128,13 +138,15 @@ class _Laplace(PosteriorEstimator):
                         out = chunk.outputs(model)
                         labels = loss.sample(out, gen) if self.config.fisher == "mc" else chunk.targets
                         loss.check_targets(out, labels)
-                        model.zero_grad(set_to_none=True)
-                        loss.nll(out, labels, chunk.mask).backward()
+                        nll = loss.nll(out, labels, chunk.mask)
+                        if nll.requires_grad:  # (else no layer reaches the outputs: all are reported below)
+                            nll.backward()
                     passes += 1
         finally:
+            for h in handles:
+                h.remove()
             for p, f in zip(params, flags):
                 p.requires_grad_(f)
-                p.grad = None
             model.train(was_training)
         dead = [layer.name for layer in layers if seen[layer.group] < passes]
         if dead:

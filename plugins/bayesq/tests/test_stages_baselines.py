@@ -18,7 +18,9 @@ from torch import nn
 from codecframe.errors import ConfigError
 from codecframe_bayesq import load, quantize
 from codecframe_bayesq.api import file_accounting
-from codecframe_bayesq.baselines import HessianSums, fixed_row_bits, rtn_code
+from codecframe_bayesq.baselines import fixed_row_bits, hessian_groups, layer_hessian, rtn_code
+from codecframe_bayesq.calibration import Calibration
+from codecframe_bayesq.layers import find_layers
 from codecframe_bayesq.estimators import DiagLaplaceEstimator, NoGradientWarning
 from codecframe_bayesq.layers import LayerRef
 
@@ -65,6 +67,21 @@ def test_no_warning_when_every_layer_gets_a_gradient(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error", NoGradientWarning)
         quantize(model, x, 3.0, exclude=["pooler"])
+
+
+@pytest.mark.parametrize("rounding", ["gptq", "nearest"])
+def test_posterior_stds_are_released_unless_kept_and_the_file_does_not_depend_on_them(data, rounding):
+    model, x = data
+    kw = {"rounding": rounding, "exclude": ["pooler"]}
+    lean, kept = quantize(model, x, 3.0, **kw), quantize(model, x, 3.0, keep_posteriors=True, **kw)
+    for name, post in lean.posteriors.items():
+        full = kept.posteriors[name].std
+        assert post.std.strides == (0, 0) and post.std.shape == full.shape  # one value, broadcast
+        assert post.std[0, 0] == np.float32(np.median(full))
+        assert np.shares_memory(post.mean, model.get_submodule(name.rsplit(".", 1)[0]).weight.detach().numpy())
+        assert not post.mean.flags.writeable
+    assert all(min(p.std.strides) > 0 for p in kept.posteriors.values())
+    assert lean.to_bytes() == kept.to_bytes()
 
 
 PATTERNS = st.lists(st.sampled_from(["body.*", "body.0", "body.2", "head", "pool*", "*", "nothing"]), max_size=3)
@@ -141,41 +158,63 @@ def test_unknown_method_is_refused(data):
         quantize(data[0], data[1], 3.0, method="awq")
 
 
-def test_hessian_sums_leave_out_positions_without_gradient():
-    layer = LayerRef("l", nn.Linear(3, 2), (2, 3))
-    a = torch.randn(2, 4, 3)
-    g = torch.randn(2, 4, 2)
-    g[0, 2:] = 0  # padding: no gradient reaches these positions
-    h = HessianSums([layer])
-    h.add(layer, a, g)
-    keep = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
-    rows = a[keep].double()
-    np.testing.assert_allclose(h.pop(layer), (2.0 / rows.shape[0] * rows.T @ rows).numpy(), rtol=1e-5, atol=1e-6)
+class TokenModel(nn.Module):
+    """Inputs (N, T, 6) through three Linear layers; the head reads only position 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(6, 8), nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(torch.tanh(self.b(torch.tanh(self.a(x)))))[:, 0]
 
 
-def _added(layers: int) -> tuple[int, int]:
+@pytest.mark.parametrize("budget", [1, 4 * 8 * 8 + 4 * 6 * 6, 1 << 20])
+def test_hessian_groups_equal_each_layers_own_hessian_with_padding_left_out(budget):
+    torch.manual_seed(0)
+    model = TokenModel().eval()
+    x = torch.randn(5, 4, 6)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]])
+    calib = Calibration(x, mask=mask)
+    layers, _ = find_layers(model)
+    got = dict((l.group, h) for l, h in hessian_groups(model, layers, calib, budget, batch_size=2))
+    assert list(got) == [l.group for l in layers]
+    for l in layers:
+        assert got[l.group].dtype == np.float32
+        np.testing.assert_allclose(got[l.group], layer_hessian(model, l, calib), rtol=1e-5, atol=1e-6)
+    rows = x[mask.bool()].double()  # the first layer's inputs at data positions only
+    np.testing.assert_allclose(got[layers[0].group], (2.0 / rows.shape[0] * rows.T @ rows).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_hessian_groups_stop_each_pass_after_the_groups_last_layer():
+    model = TokenModel().eval()
+    calls = []
+    model.c.register_forward_hook(lambda *_: calls.append(1))
+    layers, _ = find_layers(model)
+    list(hessian_groups(model, layers[:2], Calibration(torch.randn(3, 2, 6)), 1 << 20))
+    assert calls == []  # the pass ended at layer b: c never ran
+
+
+def _added(layers: int, rounding: str = "nearest") -> tuple[int, int]:
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bayesq/memory_probe.py"), "--layers", str(layers),
-                          "--width", "768", "--samples", "64", "--rounding", "nearest"],
+                          "--width", "768", "--samples", "64", "--rounding", rounding],
                          capture_output=True, text=True, check=True, timeout=600)
     rec = json.loads(out.stdout.strip().splitlines()[-1])
     return rec["added"], rec["weights"]
 
 
-def test_peak_memory_grows_sub_linearly_with_the_layer_count():
-    (small, w_small), (large, w_large) = _added(2), _added(8)
-    # The posterior, codebook and allocation steps (nearest rounding; GPTQ rounding adds the float32
-    # Hessians). 4x the layers: the added peak grows by less than 3x, and each extra fp32 weight byte
-    # costs at most 5.5 bytes (the returned model copy, codes and float32 posteriors: 4; the code
-    # before the per-layer streaming measured 7.6 here)
+@pytest.mark.parametrize("rounding", ["nearest", "gptq"])
+def test_peak_memory_grows_sub_linearly_with_the_layer_count(rounding):
+    (small, w_small), (large, w_large) = _added(2, rounding), _added(8, rounding)
+    # Every step, GPTQ rounding included (its Hessians are formed a group at a time). 4x the layers:
+    # the added peak grows by less than 3x, and each extra fp32 weight byte costs at most 5.5 bytes
+    # (the returned model copy, codes and float32 posteriors: 4; the code before the per-layer
+    # streaming measured 7.6 here)
     assert large < 3.0 * small, (small, large)
     assert (large - small) / (4 * (w_large - w_small)) < 5.5, (small, large)
 
 
 def test_gptq_hessians_leave_out_padding_and_padding_does_not_change_gptq():
-    from codecframe_bayesq.baselines import layer_hessian
-    from codecframe_bayesq.calibration import Calibration
-    from codecframe_bayesq.layers import find_layers
-
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4)).eval()
     x = torch.randn(5, 7, 6)
