@@ -119,6 +119,27 @@ def memory(method: str, budget: float) -> dict[str, Any]:
             "seconds": seconds}
 
 
+def timing(repeats: int, budgets: list[float]) -> dict[str, Any]:
+    """Wall time of GPTQ and the BayesQ default, alternating in one process (so that both see the
+    same machine load), ``repeats`` times each per budget on calibration seed 0."""
+    lm = load_model("all-minilm-l6-v2")
+    calib, _, _ = splits(0)
+    run_one(lm, "bayesq", 3.0, calib[:8], 0)  # warm-up
+    out: dict[str, Any] = {"load_before": os.getloadavg()}
+    for budget in budgets:
+        times: dict[str, list[float]] = {"gptq": [], "bayesq": []}
+        for _ in range(repeats):
+            for method in times:
+                times[method].append(run_one(lm, method, budget, calib, 0)[1])
+        ratios = [b / g for b, g in zip(times["bayesq"], times["gptq"])]
+        out[str(budget)] = {"seconds": times, "median_gptq": statistics.median(times["gptq"]),
+                            "median_bayesq": statistics.median(times["bayesq"]), "ratios": ratios,
+                            "median_ratio": statistics.median(ratios)}
+        print(json.dumps({"budget": budget, **out[str(budget)]}), file=sys.stderr, flush=True)
+    out["load_after"] = os.getloadavg()
+    return out
+
+
 def roundtrip(path: str, digest: str, out_dir: str) -> dict[str, Any]:
     """In a fresh process: load the .cfr into the pretrained skeleton, export a folder, reload it."""
     from sentence_transformers import SentenceTransformer
@@ -144,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory", nargs=2, metavar=("METHOD", "BITS"), help="(internal) one peak-RSS measurement")
     p.add_argument("--roundtrip", nargs=3, metavar=("CFR", "DIGEST", "DIR"), help="(internal) fresh-process check")
     p.add_argument("--tables", type=Path, help="print markdown tables of a result file")
+    p.add_argument("--timing", type=int, metavar="N",
+                   help="only time GPTQ and BayesQ, alternating, N times each per budget (seed 0); prints medians and ratios")
     args = p.parse_args(argv)
     if args.memory:
         print(json.dumps(memory(args.memory[0], float(args.memory[1]))))
@@ -155,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         print(tables(json.loads(args.tables.read_text())))
         return 0
     torch.set_num_threads(1)
+    if args.timing:
+        print(json.dumps(timing(args.timing, [float(b) for b in args.budgets.split(",")]), indent=1))
+        return 0
     budgets = [float(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = args.methods.split(",")

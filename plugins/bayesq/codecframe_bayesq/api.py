@@ -23,7 +23,7 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
              proxy: Mapping[str, Any] | None = None, distill_options: Mapping[str, Any] | None = None,
              rounding: str = "gptq", posterior_scale: float | None = 1.0, include: Sequence[str] | None = None, exclude: Sequence[str] = (),
              seed: int = 0, architecture: Mapping[str, Any] | None = None, method: str = "bayesq",
-             adapter: Adapter | None = None, keep_posteriors: bool = False) -> QuantizedModel:
+             adapter: Adapter | None = None, keep_posteriors: bool = False,
+             progress: Callable[[str], None] | None = None) -> QuantizedModel:
     """Quantize ``model``'s Linear/Conv2d weights to an average of ``avg_bits`` code bits per weight.
 
     ``method``: ``"bayesq"`` (this module), or a baseline at the same code bits written through the
@@ -363,7 +364,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
     ``keep_posteriors``: keep every weight's posterior std in ``QuantizedModel.posteriors``; by
     default it is released once the widths are chosen (memory: one float32 per weight) and each
     layer keeps its median std, broadcast. The posterior means are read-only views of the input
-    model's float32 weights where possible. The input model is not modified.
+    model's float32 weights where possible. ``progress(stage)`` is called as each stage starts
+    (``"posterior"``, ``"widths"``, ``"rounding"``, ``"distillation"``). The input model is not modified.
     """
     t_start = time.perf_counter()
     if not isinstance(model, nn.Module):
@@ -393,6 +395,8 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         calib.select(slice(0, 2)).outputs(work)
     timings: dict[str, float] = {}
 
+    note = progress or (lambda stage: None)
+    note("posterior")
     t0 = time.perf_counter()
     posteriors = est.estimate(work, calib)
     layers, unsupported = _drop_ungraded(layers, unsupported, posteriors)
@@ -402,6 +406,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         factors = rescale_in_place(posteriors, posterior_scale, avg_bits)
     timings["posterior"] = time.perf_counter() - t0
 
+    note("widths")
     t0 = time.perf_counter()
     if codebook == "lloyd":
         quantizer: GridQuantizer | LloydQuantizer = LloydQuantizer(allowed_bits=tuple(allowed))
@@ -451,6 +456,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
             i += l.rows
         timings["allocation"] = time.perf_counter() - t0
     release = not keep_posteriors and distill_options is None
+    note("rounding")
     if rounding == "nearest":
         t0 = time.perf_counter()
         codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
@@ -477,6 +483,7 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
         set_weight_matrix(l, codes[l.group].values())
 
     if distill_options is not None:
+        note("distillation")
         t0 = time.perf_counter()
         try:
             dopts = DistillOptions(**{"seed": seed, **dict(distill_options)})

@@ -137,6 +137,11 @@ def _stage(args: argparse.Namespace, what: str) -> Iterator[None]:
             print(f"bayesq: warning: {w.message}", file=sys.stderr, flush=True)
 
 
+def _substage(name: str) -> None:
+    """A stage inside ``quantize``, on the current progress line."""
+    print(f" {name} ...", end="", file=sys.stderr, flush=True)
+
+
 def _offline() -> None:
     """No hub access: Hugging Face libraries read local files only."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -322,7 +327,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     kwargs = _quantize_kwargs(args)
     with _stage(args, f"quantizing with {args.method} to {args.avg_bits} bits per weight ({len(calib)} calibration samples)"):
         qm = quantize(loaded.model, calib, args.avg_bits, architecture=loaded.architecture,
-                      adapter=loaded.adapter, **kwargs)
+                      adapter=loaded.adapter, progress=None if args.quiet else _substage, **kwargs)
     with _stage(args, f"writing {args.output}"):
         sizes = qm.save(args.output, entropy_coder=args.coder)
     with _stage(args, "evaluating against full precision"):

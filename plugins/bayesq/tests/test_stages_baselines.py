@@ -84,6 +84,16 @@ def test_posterior_stds_are_released_unless_kept_and_the_file_does_not_depend_on
     assert lean.to_bytes() == kept.to_bytes()
 
 
+def test_progress_names_each_stage_as_it_starts(data):
+    model, x = data
+    seen = []
+    quantize(model, x, 3.0, exclude=["pooler"], progress=seen.append)
+    assert seen == ["posterior", "widths", "rounding"]
+    seen.clear()
+    quantize(model, x, 3.0, exclude=["pooler"], distill_options={"steps": 1, "samples": 0}, progress=seen.append)
+    assert seen == ["posterior", "widths", "rounding", "distillation"]
+
+
 PATTERNS = st.lists(st.sampled_from(["body.*", "body.0", "body.2", "head", "pool*", "*", "nothing"]), max_size=3)
 
 
