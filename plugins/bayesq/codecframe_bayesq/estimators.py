@@ -212,6 +212,10 @@ class KFACEstimator(_Laplace):
             if observe is not None:
                 observe(l, a, g)
             a, g = a.double().reshape(-1, l.cols), g.double().reshape(-1, l.rows)
+            if g.shape[0] == a.shape[0]:  # positions no gradient reaches (padding) are not data for A
+                live = g.ne(0).any(-1)
+                if not bool(live.all()):
+                    a, g = a[live], g[live]
             a_sum[l.group] += a.T @ a
             g_sum[l.group] += g.T @ g
             positions[l.group] += a.shape[0]

@@ -371,3 +371,23 @@ def test_mean_pooling_uses_the_calibration_mask():
     assert torch.allclose(out[0], lin(x)[0, :2].mean(0)) and torch.allclose(out[1], lin(x)[1].mean(0))
     cls = Adapter(kind="embedding", pooling="cls").outputs(lin, x)
     assert torch.allclose(cls, torch.nn.functional.normalize(lin(x)[:, 0], dim=-1))
+
+
+
+def test_kfac_input_factor_ignores_appended_padding():
+    """Positions appended as padding (mask 0) change neither K-FAC factor: they are not data."""
+    from codecframe_bayesq.estimators import KFACEstimator
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5)).eval()  # per-position logits
+    x, y = torch.randn(4, 3, 6), torch.randint(0, 5, (4, 3))
+    mask = torch.ones(4, 3, dtype=torch.long)
+    padded_x = torch.cat([x, torch.randn(4, 2, 6)], 1)
+    padded_y = torch.cat([y, torch.zeros(4, 2, dtype=torch.long)], 1)
+    padded_mask = torch.cat([mask, torch.zeros(4, 2, dtype=torch.long)], 1)
+    est = KFACEstimator.from_config({"id": "bayesq-kfac", "fisher": "empirical"})
+    plain = est.estimate(model, Calibration(x, y, mask=mask))
+    padded = est.estimate(model, Calibration(padded_x, padded_y, mask=padded_mask))
+    for name in plain:
+        for factor in ("a_factor", "g_factor"):
+            np.testing.assert_allclose(padded[name].arrays()[factor], plain[name].arrays()[factor], rtol=1e-10)
