@@ -42,7 +42,7 @@ from codecframe.registry import registry
 from codecframe.types import AllocationGroup, RateOption
 
 from .adapters import Adapter
-from .baselines import BASELINES, gptq_codes, hessian_groups, gptq_model, quantize_baseline, rtn_code
+from .baselines import BASELINES, gptq_codes, gptq_model, hessian_groups, quantize_baseline, rtn_code
 from .calibration import as_calibration
 from .distill import DistillOptions, distill, teacher_probs
 from .knapsack import KnapsackAllocator, PresetAllocator
@@ -455,13 +455,12 @@ def quantize(model: nn.Module, calibration: Any, avg_bits: float = 3.5, *,
             row_bits[l.group] = np.array([int(s["bits"]) for s in settings[i:i + l.rows]], np.int64)
             i += l.rows
         timings["allocation"] = time.perf_counter() - t0
-    release = not keep_posteriors and distill_options is None
     note("rounding")
     if rounding == "nearest":
         t0 = time.perf_counter()
         codes = {l.group: quantizer.code_for(posteriors[l.group], row_bits[l.group]) for l in layers}
         timings["allocation"] += time.perf_counter() - t0
-    if release:  # the widths (and for nearest rounding the codes) are fixed: the stds have done their work
+    if not keep_posteriors and distill_options is None:  # the widths (and for nearest rounding the codes) are fixed: the stds have done their work
         _release_std(posteriors)
     if rounding == "gptq":
         # GPTQ rounding on GPTQ's own per-row grids (quant.py: min–max widened to 0) at the chosen widths,

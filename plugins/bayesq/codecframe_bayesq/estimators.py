@@ -41,10 +41,7 @@ from .posteriors import KFACPosterior, LowRankPosterior
 from .whitening import LowRankWhitening
 
 __all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "LaplaceOptions", "NoGradientWarning",
-           "Observer"]
-
-#: ``observe(layer, a, g)``: sees each layer's inputs and output gradients as the estimator consumes them.
-Observer = Callable[[LayerRef, torch.Tensor, torch.Tensor], None]
+]
 
 #: Most per-sample gradient entries (samples × weights of one layer) formed at once by ``bayesq-diag``.
 MAX_PER_SAMPLE = 1 << 21
@@ -167,14 +164,12 @@ class DiagLaplaceEstimator(_Laplace):
 
     id = "bayesq-diag"
 
-    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, GaussianPosterior]:
-        """Posteriors of the layers that receive a gradient; ``observe(layer, a, g)`` sees every record."""
+    def estimate(self, target: Any, data: Any) -> dict[str, GaussianPosterior]:
+        """Posteriors of the layers that receive a gradient."""
         model, layers, calib = self._prepare(target, data)
         sums = {layer.group: torch.zeros(layer.rows, layer.cols, dtype=torch.float32) for layer in layers}
 
         def consume(layer: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
-            if observe is not None:
-                observe(layer, a, g)
             step = max(1, MAX_PER_SAMPLE // (layer.rows * layer.cols)) if g.shape[1] > 1 else g.shape[0]
             for i in range(0, g.shape[0], step):  # per-sample gradients a chunk of samples at a time
                 ai, gi = a[i:i + step], g[i:i + step]
@@ -202,15 +197,13 @@ class KFACEstimator(_Laplace):
 
     id = "bayesq-kfac"
 
-    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, KFACPosterior]:
+    def estimate(self, target: Any, data: Any) -> dict[str, KFACPosterior]:
         model, layers, calib = self._prepare(target, data)
         a_sum = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float64) for l in layers}
         g_sum = {l.group: torch.zeros(l.rows, l.rows, dtype=torch.float64) for l in layers}
         positions = {l.group: 0 for l in layers}
 
         def consume(l: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
-            if observe is not None:
-                observe(l, a, g)
             a, g = a.double().reshape(-1, l.cols), g.double().reshape(-1, l.rows)
             if g.shape[0] == a.shape[0]:  # positions no gradient reaches (padding) are not data for A
                 live = g.ne(0).any(-1)
@@ -258,7 +251,7 @@ class LowRankEstimator(_Laplace):
     #: Most per-sample gradient entries (samples × weights of one layer) held at once.
     MAX_JACOBIAN = 1 << 26
 
-    def estimate(self, target: Any, data: Any, observe: Observer | None = None) -> dict[str, LowRankPosterior]:
+    def estimate(self, target: Any, data: Any) -> dict[str, LowRankPosterior]:
         model, layers, calib = self._prepare(target, data)
         for l in layers:
             samples = len(calib) * (self.config.label_samples if self.config.fisher == "mc" else 1)
@@ -269,8 +262,6 @@ class LowRankEstimator(_Laplace):
         rows: dict[str, list[torch.Tensor]] = {l.group: [] for l in layers}
 
         def consume(l: LayerRef, a: torch.Tensor, g: torch.Tensor) -> None:
-            if observe is not None:
-                observe(l, a, g)
             rows[l.group].append(per_sample_grads({"a": a, "g": g}).reshape(-1, l.rows * l.cols).float())
 
         with torch.enable_grad():
