@@ -20,7 +20,8 @@ from codecframe_vbq.assets import asset_paths
 from codecframe_vbq.image import data
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
-from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, TABLES_REF, VAE_REF
+from codecframe_vbq.image.shipped import (RAW_SIGMA_TABLES_REF, RAW_SIGMA_TABLES_V1_REF, TABLES_REF, TABLES_V1_REF,
+                                          VAE_REF, VAE_V1_REF)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,21 @@ def _png(tmp_path, image, name="in.png"):
 
 def test_shipped_assets_match_their_references():
     paths = {asset_ref(p): p for p in asset_paths()}
-    assert set(paths) == {VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF}
+    assert set(paths) == {VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF, VAE_V1_REF, TABLES_V1_REF, RAW_SIGMA_TABLES_V1_REF}
     for ref in paths:
         assert find_asset(ref) == paths[ref]
-    for ref in (TABLES_REF, RAW_SIGMA_TABLES_REF):
-        tables = ImageCodec(tables=ref).quantizer.tables
-        assert tables.channels == ImageCodec().network.config.latent and tables.r_max == 10
+    for vae, tables in ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V1_REF, TABLES_V1_REF),
+                        (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF)):
+        codec = ImageCodec(vae=vae, tables=tables)
+        assert codec.quantizer.tables.channels == codec.network.config.latent and codec.quantizer.tables.r_max == 10
+
+
+def test_files_written_with_the_first_model_still_decode(small):
+    """The header names the VAE: a file made with the first shipped model decodes with it."""
+    old = ImageCodec(vae=VAE_V1_REF, tables=TABLES_V1_REF).encode(small, 2.0).data
+    image, header = ImageCodec.decode(old)
+    assert header["meta"]["vbq_image"]["vae"] == VAE_V1_REF and image.shape == small.shape
+    assert psnr(small, image) > 18.0
 
 
 def test_cli_round_trip_with_lambda_and_bpp(tmp_path, small, capsys):

@@ -92,7 +92,7 @@ def test_weights_that_do_not_fit_the_architecture_are_refused():
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
     data = save_vae(model, {})
     header_len = int.from_bytes(data[:8], "little")
-    bad = data.replace(b'hidden\\": 64', b'hidden\\": 32', 1)
+    bad = data.replace(f'hidden\\": {config.hidden}'.encode(), f'hidden\\": {config.hidden // 2:<{len(str(config.hidden))}}'.encode(), 1)
     assert bad != data and bad[8 + header_len:] == data[8 + header_len:]
     with pytest.raises(AssetError, match="do not fit their architecture"):
         load_network(bad)

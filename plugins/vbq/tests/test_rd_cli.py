@@ -65,16 +65,16 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
     (folder / "notes.txt").write_text("not an image")
     Image.fromarray(photo[32:96, 32:96]).save(tmp_path / "b.jpg", quality=95)
     out = tmp_path / "rd"
-    from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, VAE_REF
+    from codecframe_vbq.image.shipped import TABLES_V1_REF, VAE_V1_REF
 
     code = cli(["image", "rd", str(folder), str(tmp_path / "b.jpg"), "--methods", "vbq", "jpeg", "webp",
-                "--bpp-range", "0.5", "2", "--previous", VAE_REF, RAW_SIGMA_TABLES_REF, "--out-dir", str(out)])
+                "--bpp-range", "0.5", "2", "--previous", VAE_V1_REF, TABLES_V1_REF, "--out-dir", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
     result = json.loads((out / "rd.json").read_text())
     assert result["images"] == {"a": [96, 128], "grey": [64, 80], "b": [64, 64]}
     assert result["summary"]["bd_rate_vbq_vs_over_range"]["bpp_range"] == [0.5, 2.0]
-    assert result["methods"] == ["vbq", "jpeg", "webp", "vbq-previous"]  # the raw-σ tables stand in for a previous model
+    assert result["methods"] == ["vbq", "jpeg", "webp", "vbq-previous"]  # the first shipped model as the previous one
     assert {p["method"] for p in result["points"] if p["image"] == "b"} == set(result["methods"])
     assert "[3/3] b webp" in err and "| WebP (Pillow) |" in (out / "rd.md").read_text()
     with Image.open(out / "rd.png") as plot:

@@ -1,17 +1,31 @@
 """References (sha256) of the model files shipped in ``codecframe_vbq/assets`` (see ``docs/vbq.md``).
 
-All three were produced by ``python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets
---steps 22000 --seed 0 --threads 1`` (789 s of CPU time for the VAE; the tables were refitted for the
-existing weights with ``--weights``, 43 s of CPU time for both tables files).
+The defaults (``-v2`` files, issue 17): 128 filters with GDN, 32 latent channels, trained on the
+colour-augmented second split by the resumable run ``benchmarks/vbq/training/long-h128-gdn`` to
+step 25 474 (Adam 1e-3), then continued at 1e-4 by ``benchmarks/vbq/training/decay-probe`` to
+step 29 123 (5 149 CPU-s, 1.43 CPU-hours, in all, one thread); weights exported with ``resumable --export``, tables
+fitted with ``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1``.
+
+The first model's files (``image-vae.safetensors`` and its two tables, ``*_V1``) stay shipped so that
+files written with them (the conformance vectors among them) still decode; the codec finds a file's
+VAE by the reference in its header.
 """
 
-#: VAE weights, ``assets/image-vae.safetensors``.
-VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
-#: VBQ tables fitted on the training images' latents with the calibrated σ_eff they record
-#: (α = 0: σ = its per-channel training mean) and the grid over the full training range at quantiles
-#: of the flattened prior p^0 (prior span "full", power 0: points evenly spaced over the occupied
-#: histogram bins of the training means), all chosen on the validation image, ``assets/image-tables.safetensors``.
-TABLES_REF = "sha256:391fb3c40ca6880b6681df85e3a3edcd21d55f4691b34b86ad54debfb8133dd5"
-#: The same fitted with raw σ and the paper's quantile grid (the default tables before, so files
-#: written with them, e.g. the conformance vectors, still decode), ``assets/image-tables-raw-sigma.safetensors``.
-RAW_SIGMA_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
+#: VAE weights, ``assets/image-vae-v2.safetensors``.
+VAE_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
+#: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
+#: passes), with the calibrated σ_eff they record and the flattened-prior grid over the full
+#: training range, ``assets/image-tables-v2.safetensors``.
+TABLES_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
+#: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v2.safetensors``.
+RAW_SIGMA_TABLES_REF = "sha256:7018d3f5455a2fb512482db74b48488c5f57a27e6ed30344131c782d4b517350"
+
+#: The first shipped VAE (64 filters, ReLU, 22 000 steps on the first split), ``assets/image-vae.safetensors``;
+#: produced by ``python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets
+#: --steps 22000 --seed 0 --threads 1`` (789 s of CPU time; tables refitted with ``--weights``, 43 s).
+VAE_V1_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
+#: Its calibrated-σ tables, ``assets/image-tables.safetensors``.
+TABLES_V1_REF = "sha256:391fb3c40ca6880b6681df85e3a3edcd21d55f4691b34b86ad54debfb8133dd5"
+#: Its raw-σ tables (the default before calibration; the conformance vectors use them),
+#: ``assets/image-tables-raw-sigma.safetensors``.
+RAW_SIGMA_TABLES_V1_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
