@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Rate-distortion evaluation of the shipped VBQ codec (actual file sizes, PSNR on "
                        "RGB 8-bit) against Pillow JPEG 4:2:0 and 4:4:4, WebP, AVIF and uniform quantization of the "
                        "same VAE, on the held-out images or on your own files.")
-    r.add_argument("inputs", nargs="*", type=Path, help="image files or folders (default: the held-out test images)")
+    r.add_argument("inputs", nargs="*", type=Path, help="image files or folders (default: the six held-out photographs)")
     r.add_argument("--out-dir", type=Path, default=Path("vbq-rd"))
-    r.add_argument("--images", nargs="+", default=None, help="held-out images by name (default: all test images)")
+    r.add_argument("--images", nargs="+", default=None, help="held-out photographs by name (default: all six, see docs/vbq.md)")
     r.add_argument("--methods", nargs="+", default=None,
                    help="subset of vbq vbq-raw-sigma vbq-mean-sigma uniform-range uniform-step kmeans jpeg jpeg-444 "
                    "webp avif (default: all; uniform, k-means and the σ variants need torch)")
@@ -128,10 +128,10 @@ def _rd(args: argparse.Namespace) -> int:
     if args.inputs:
         images: dict | tuple = _user_images(args.inputs)
     else:
-        images = tuple(args.images or data.TEST)
-        unknown = [n for n in images if n not in data.TEST]
+        images = tuple(args.images or data.HELDOUT_PHOTOS)
+        unknown = [n for n in images if n not in data.HELDOUT_PHOTOS]
         if unknown:
-            raise InputError(f"not held-out test images: {', '.join(unknown)} (choose from {', '.join(data.TEST)})")
+            raise InputError(f"not held-out photographs: {', '.join(unknown)} (choose from {', '.join(data.HELDOUT_PHOTOS)})")
     bad = [m for m in args.methods or () if m not in ALL_METHODS]
     if bad:
         raise InputError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(ALL_METHODS)}")
