@@ -83,3 +83,6 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
                          (["--images", "coffee"], "not both")]:
         assert cli(["image", "rd", str(tmp_path / "b.jpg"), *bad, "--out-dir", str(out)]) == 1
         assert message in capsys.readouterr().err
+    assert cli(["image", "rd", "--images", "aqua", "retina", "--out-dir", str(out)]) == 1  # retina is training data
+    err = capsys.readouterr().err
+    assert "not held-out photographs: retina" in err and "green-meadow, storm, aqua" in err
