@@ -38,15 +38,18 @@ def _vbq(lam: float, coder: str, precision: int, r_max: int = 10) -> Make:
 _VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
 # the tables the stored image vectors were made with (raw σ; the plugin's default tables changed later)
 _VBQ_IMAGE_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
+#: The second shipped model (the default since issue 17) and its calibrated tables.
+_VAE_V2_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
+_VBQ_IMAGE_TABLES_V2_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
 
 
-def _vbq_image(lam: float, coder: str) -> Make:
+def _vbq_image(lam: float, coder: str, vae: str = _VAE_REF, tables: str = _VBQ_IMAGE_TABLES_REF) -> Make:
     def make() -> tuple[Pipeline, Mapping[str, Posterior]]:
         from skimage import data  # noqa: PLC0415 - only the image vectors need it
 
         from .image.codec import GROUP, ImageCodec  # noqa: PLC0415 - torch is imported only to build vectors
 
-        codec = ImageCodec(vae=_VAE_REF, tables=_VBQ_IMAGE_TABLES_REF, entropy_coder=coder)
+        codec = ImageCodec(vae=vae, tables=tables, entropy_coder=coder)
         crop = np.ascontiguousarray(data.astronaut()[60:100, 180:236])
         return codec.pipeline(lam), {GROUP: codec.posterior(crop)}
     return make
@@ -83,6 +86,21 @@ def _vbq_cases() -> list[Case]:
                     "meta.vbq_image.vae": ("vbq §6", "the image container's VAE (safetensors; decoding latents "
                                            "does not need it)")},
         ))
+    out.append(PositiveCase(
+        name="vbq-image-v2-fitted-lambda-0p3-range",
+        description="VBQ image container (specs/vbq.md §6) with the second shipped model (the default since "
+                    "issue 17) and its calibrated tables: a 40 x 56 crop of the scikit-image astronaut, fitted "
+                    "mode, λ = 0.3, range at precision 24",
+        features=("vbq", "fitted", "asset", "range", "precision-24", "multi-row-table", "indexes", "image-container"),
+        spec_sections=("vbq §1", "vbq §2", "vbq §5", "vbq §5.1", "vbq §5.2", "vbq §6", "range-coder §5.1",
+                       "bitstream §5", "range-coder §3"),
+        make=_vbq_image(0.3, "range", _VAE_V2_REF, _VBQ_IMAGE_TABLES_V2_REF),
+        meta={"vbq_image": {"height": 40, "width": 56, "vae": _VAE_V2_REF}},
+        needs=needs,
+        assets={"pipeline.quantizer.tables": ("vbq §5.1", "VBQ fitted tables (safetensors) of the second model"),
+                "meta.vbq_image.vae": ("vbq §6", "the second model's VAE (safetensors; decoding latents does "
+                                       "not need it)")},
+    ))
     out.append(NegativeCase(
         name="neg-vbq-foreign-tables",
         description="the VBQ tables reference replaced by the hash of a file nobody ships",
