@@ -40,8 +40,7 @@ from .layers import LayerRef, check_finite, find_layers, weight_matrix
 from .posteriors import KFACPosterior, LowRankPosterior
 from .whitening import LowRankWhitening
 
-__all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "LaplaceOptions", "NoGradientWarning",
-]
+__all__ = ["DiagLaplaceEstimator", "KFACEstimator", "LowRankEstimator", "LaplaceOptions", "NoGradientWarning"]
 
 #: Most per-sample gradient entries (samples × weights of one layer) formed at once by ``bayesq-diag``.
 MAX_PER_SAMPLE = 1 << 21
