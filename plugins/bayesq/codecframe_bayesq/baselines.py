@@ -210,13 +210,15 @@ def hessian_groups(model: nn.Module, layers: Sequence[LayerRef], calib: Calibrat
     per group); each group costs one no-grad pass over the calibration set, stopped as soon as every
     layer of the group has seen the chunk. Memory is one group's sums, not every layer's.
     """
-    i = 0
-    while i < len(layers):
-        group, size = [layers[i]], 4 * layers[i].cols ** 2
-        while i + len(group) < len(layers) and size + 4 * layers[i + len(group)].cols ** 2 <= budget:
-            size += 4 * layers[i + len(group)].cols ** 2
-            group.append(layers[i + len(group)])
-        i += len(group)
+    groups: list[list[LayerRef]] = [[]]
+    size = 0
+    for layer in layers:
+        if groups[-1] and size + 4 * layer.cols ** 2 > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(layer)
+        size += 4 * layer.cols ** 2
+    for group in groups if layers else []:
         sums = {l.group: torch.zeros(l.cols, l.cols, dtype=torch.float32) for l in group}
         counts = {l.group: 0 for l in group}
         for chunk in calib.chunks(batch_size):

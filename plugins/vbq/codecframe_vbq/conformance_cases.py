@@ -55,6 +55,22 @@ def _vbq_image(lam: float, coder: str, vae: str = _VAE_REF, tables: str = _VBQ_I
     return make
 
 
+def _image_case(name: str, description: str, lam: float, coder: str, vae: str, tables: str, tables_note: str,
+                vae_note: str) -> PositiveCase:
+    """An image-container vector: a crop coded with ``vae`` and ``tables``, both carried as assets."""
+    return PositiveCase(
+        name=name,
+        description=description,
+        features=("vbq", "fitted", "asset", coder, "precision-24", "multi-row-table", "indexes", "image-container"),
+        spec_sections=("vbq §1", "vbq §2", "vbq §5", "vbq §5.1", "vbq §5.2", "vbq §6", "range-coder §5.1",
+                       "bitstream §5") + (("range-coder §3",) if coder == "range" else ("range-coder §4",)),
+        make=_vbq_image(lam, coder, vae, tables),
+        meta={"vbq_image": {"height": 40, "width": 56, "vae": vae}},
+        needs=(("quantizer", "vbq"),),
+        assets={"pipeline.quantizer.tables": ("vbq §5.1", tables_note), "meta.vbq_image.vae": ("vbq §6", vae_note)},
+    )
+
+
 VBQ = ("vbq §1", "vbq §2", "vbq §4", "range-coder §5", "range-coder §5.1", "bitstream §5")
 
 
@@ -72,35 +88,19 @@ def _vbq_cases() -> list[Case]:
             needs=needs,
         ))
     for lam, coder in ((0.03, "range"), (0.3, "range"), (3.0, "rans")):
-        out.append(PositiveCase(
-            name=f"vbq-image-fitted-lambda-{lam:g}-{coder}".replace(".", "p"),
-            description=f"VBQ image container (specs/vbq.md §6): the shipped VAE's latents of a 40 x 56 crop of the "
-                        f"scikit-image astronaut, fitted mode with the shipped tables, λ = {lam:g}, {coder} at precision 24",
-            features=("vbq", "fitted", "asset", coder, "precision-24", "multi-row-table", "indexes", "image-container"),
-            spec_sections=("vbq §1", "vbq §2", "vbq §5", "vbq §5.1", "vbq §5.2", "vbq §6", "range-coder §5.1",
-                           "bitstream §5") + (("range-coder §3",) if coder == "range" else ("range-coder §4",)),
-            make=_vbq_image(lam, coder),
-            meta={"vbq_image": {"height": 40, "width": 56, "vae": _VAE_REF}},
-            needs=needs,
-            assets={"pipeline.quantizer.tables": ("vbq §5.1", "VBQ fitted tables (safetensors) the image vectors use"),
-                    "meta.vbq_image.vae": ("vbq §6", "the image container's VAE (safetensors; decoding latents "
-                                           "does not need it)")},
-        ))
-    out.append(PositiveCase(
-        name="vbq-image-v2-fitted-lambda-0p3-range",
-        description="VBQ image container (specs/vbq.md §6) with the second shipped model (the default since "
-                    "issue 17) and its calibrated tables: a 40 x 56 crop of the scikit-image astronaut, fitted "
-                    "mode, λ = 0.3, range at precision 24",
-        features=("vbq", "fitted", "asset", "range", "precision-24", "multi-row-table", "indexes", "image-container"),
-        spec_sections=("vbq §1", "vbq §2", "vbq §5", "vbq §5.1", "vbq §5.2", "vbq §6", "range-coder §5.1",
-                       "bitstream §5", "range-coder §3"),
-        make=_vbq_image(0.3, "range", _VAE_V2_REF, _VBQ_IMAGE_TABLES_V2_REF),
-        meta={"vbq_image": {"height": 40, "width": 56, "vae": _VAE_V2_REF}},
-        needs=needs,
-        assets={"pipeline.quantizer.tables": ("vbq §5.1", "VBQ fitted tables (safetensors) of the second model"),
-                "meta.vbq_image.vae": ("vbq §6", "the second model's VAE (safetensors; decoding latents does "
-                                       "not need it)")},
-    ))
+        out.append(_image_case(
+            f"vbq-image-fitted-lambda-{lam:g}-{coder}".replace(".", "p"),
+            f"VBQ image container (specs/vbq.md §6): the shipped VAE's latents of a 40 x 56 crop of the "
+            f"scikit-image astronaut, fitted mode with the shipped tables, λ = {lam:g}, {coder} at precision 24",
+            lam, coder, _VAE_REF, _VBQ_IMAGE_TABLES_REF, "VBQ fitted tables (safetensors) the image vectors use",
+            "the image container's VAE (safetensors; decoding latents does not need it)"))
+    out.append(_image_case(
+        "vbq-image-v2-fitted-lambda-0p3-range",
+        "VBQ image container (specs/vbq.md §6) with the second shipped model (the default since issue 17) and "
+        "its calibrated tables: a 40 x 56 crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at "
+        "precision 24",
+        0.3, "range", _VAE_V2_REF, _VBQ_IMAGE_TABLES_V2_REF, "VBQ fitted tables (safetensors) of the second model",
+        "the second model's VAE (safetensors; decoding latents does not need it)"))
     out.append(NegativeCase(
         name="neg-vbq-foreign-tables",
         description="the VBQ tables reference replaced by the hash of a file nobody ships",
