@@ -42,21 +42,22 @@ def _torch_decode(model: ImageVAE, z: np.ndarray) -> np.ndarray:
 
 
 @settings(deadline=None, max_examples=12)
-@given(layers=st.sampled_from([3, 4]), kind=st.sampled_from(["relu", "gdn"]), seed=st.integers(0, 2**16),
-       h=st.integers(1, 3), w=st.integers(1, 3))
-def test_numpy_network_equals_the_torch_model(layers, kind, seed, h, w):
-    config = VAEConfig(hidden=8, latent=4, nonlinearity=kind, layers=layers)
+@given(layout=st.sampled_from([(3, 16), (4, 16), (3, 8)]), kind=st.sampled_from(["relu", "gdn"]),
+       seed=st.integers(0, 2**16), h=st.integers(1, 3), w=st.integers(1, 3))
+def test_numpy_network_equals_the_torch_model(layout, kind, seed, h, w):
+    config = VAEConfig(hidden=8, latent=4, nonlinearity=kind, layers=layout[0], stride=layout[1])
     model = _random_model(config, seed)
     net, meta = load_network(save_vae(model, {"seed": seed}))
-    assert meta["info"] == {"seed": seed}
+    assert meta["info"] == {"seed": seed} and net.stride == layout[1]
     rng = np.random.default_rng(seed)
     x = rng.random((h * DOWNSAMPLING, w * DOWNSAMPLING, 3), dtype=np.float32)
     mean, std = net.encode(x)
     ref_mean, ref_std = _torch_encode(model, x)
-    assert mean.shape == ref_mean.shape == (4, h, w) and mean.dtype == std.dtype == np.float32
+    k = DOWNSAMPLING // layout[1]
+    assert mean.shape == ref_mean.shape == (4, k * h, k * w) and mean.dtype == std.dtype == np.float32
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(std, ref_std, rtol=1e-4, atol=1e-6)
-    z = rng.standard_normal((4, h, w), dtype=np.float32)
+    z = rng.standard_normal((4, k * h, k * w), dtype=np.float32)
     out = net.decode(z)
     assert out.shape == (h * DOWNSAMPLING, w * DOWNSAMPLING, 3)
     np.testing.assert_allclose(out, _torch_decode(model, z), rtol=1e-4, atol=1e-5)
@@ -116,18 +117,18 @@ print("torch" in sys.modules)
 
 
 @settings(deadline=None, max_examples=10)
-@given(layers=st.sampled_from([3, 4]), seed=st.integers(0, 2**16), h=st.integers(1, 70), w=st.integers(1, 70),
-       tile=st.sampled_from([1, 200_000, 2_000_000]))
-def test_tiles_cover_the_image_and_agree_with_one_pass(layers, seed, h, w, tile):
+@given(layout=st.sampled_from([(3, 16), (4, 16), (3, 8)]), seed=st.integers(0, 2**16), h=st.integers(1, 70),
+       w=st.integers(1, 70), tile=st.sampled_from([1, 200_000, 2_000_000]))
+def test_tiles_cover_the_image_and_agree_with_one_pass(layout, seed, h, w, tile):
     """Tiles with their halo give the one-pass result (up to BLAS summation order) for any shape."""
-    config = VAEConfig(layers=layers, hidden=8, latent=4)
+    config = VAEConfig(layers=layout[0], stride=layout[1], hidden=8, latent=4)
     net = network.VAENetwork(config, {k: v.numpy() for k, v in _random_model(config, seed).state_dict().items()})
     image = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
     one = net.encode_image(image, tile_bytes=1 << 40)
     tiled = net.encode_image(image, tile_bytes=tile)
     for a, b in zip(one, tiled):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    s = DOWNSAMPLING
+    s = net.stride
     padded = np.pad(image, ((0, -h % s), (0, -w % s), (0, 0)), mode="edge").astype(np.float32) / np.float32(255)
     np.testing.assert_array_equal(one[0], net.encode(padded)[0])  # one tile: exactly the plain pass
     for grey in (False, True):
@@ -195,3 +196,49 @@ def test_a_1x2_22_image_compresses_within_1_gib_and_decompresses_within_512_mib(
     _wide_png(tmp_path / "w.png", 1 << 22)
     assert _cli_rss_mib("image", "compress", str(tmp_path / "w.png"), "-o", str(tmp_path / "w.cfr")) < 1024
     assert _cli_rss_mib("image", "decompress", str(tmp_path / "w.cfr"), "-o", str(tmp_path / "o.png")) < 512
+
+
+# ---------------------------------------------------------------- training variants (issue 17 item 3)
+@settings(max_examples=12, deadline=None)
+@given(stride=st.sampled_from([8, 16]), up=st.sampled_from(["transposed", "pixelshuffle", "resize"]),
+       kind=st.sampled_from(["gdn", "relu"]), h=st.integers(1, 3), w=st.integers(1, 3))
+def test_every_variant_scales_by_its_stride(stride, up, kind, h, w):
+    torch.manual_seed(0)
+    model = ImageVAE(VAEConfig(hidden=8, latent=4, nonlinearity=kind, stride=stride, upsampling=up))
+    x = torch.rand(2, 3, 16 * h, 16 * w)
+    mean, std = model.encode(x)
+    assert mean.shape == std.shape == (2, 4, 16 * h // stride, 16 * w // stride)
+    assert model.decode(mean).shape == x.shape
+    loss, parts = model.loss(x)
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
+
+
+def test_variant_weights_round_trip_and_the_codec_network_refuses_them():
+    torch.manual_seed(0)
+    model = ImageVAE(VAEConfig(hidden=8, latent=4, stride=8, upsampling="pixelshuffle"))
+    data = save_vae(model, {})
+    assert read_vae(data)[0] == model.config
+    loaded, _ = load_vae(data)
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    with pytest.raises(AssetError, match="not pixelshuffle upsampling"):
+        load_network(data)
+
+
+def test_configs_at_the_later_defaults_serialise_as_before():
+    """Fields added for the variants are left out at their defaults, so shipped weights re-export byte for byte."""
+    assert set(VAEConfig().to_dict()) == {"hidden", "latent", "nonlinearity", "likelihood_variance",
+                                         "init_log_std", "layers"}
+    assert VAEConfig(stride=8).to_dict()["stride"] == 8 and "upsampling" not in VAEConfig(stride=8).to_dict()
+    assert VAEConfig(**VAEConfig(upsampling="resize").to_dict()) == VAEConfig(upsampling="resize")
+    config, state, meta = read_vae(load_asset(VAE_REF))
+    model = ImageVAE(config)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    assert save_vae(model, meta["info"]) == load_asset(VAE_REF)
+
+
+@pytest.mark.parametrize("bad", [dict(stride=4), dict(stride=8, layers=4), dict(upsampling="bilinear")])
+def test_unknown_variants_are_refused(bad):
+    with pytest.raises(ValueError):
+        ImageVAE(VAEConfig(hidden=8, latent=4, **bad))

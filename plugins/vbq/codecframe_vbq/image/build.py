@@ -14,7 +14,6 @@ FILE`` skips training and refits the tables for existing weights.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         stats["threads"] = args.threads
         info = {k: v for k, v in stats.items() if k != "history"}
         print(json.dumps(info), flush=True)
-        atomic_write(weights, save_vae(model, {"training": info, "config": dataclasses.asdict(config)}))
+        atomic_write(weights, save_vae(model, {"training": info, "config": config.to_dict()}))
     elif args.weights.resolve() != weights.resolve():
         atomic_write(weights, args.weights.read_bytes())
     refs = build_tables(weights, {args.out_dir / TABLES_FILE: (args.sigma_alpha, PRIOR_SPAN, args.prior_power),

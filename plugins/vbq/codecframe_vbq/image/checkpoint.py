@@ -49,7 +49,7 @@ def save_checkpoint(path: Path, ck: Checkpoint) -> None:
         for key, value in state.items():
             tensors[f"adam/{i}/{key}"] = np.ascontiguousarray(torch.as_tensor(value).detach().numpy())
     tensors["rng/torch"] = torch.get_rng_state().numpy()
-    meta = {"config": dataclasses.asdict(ck.model.config), "settings": ck.settings, "step": ck.step,
+    meta = {"config": ck.model.config.to_dict(), "settings": ck.settings, "step": ck.step,
             "cpu_s": ck.cpu_s, "wall_s": ck.wall_s, "param_groups": opt["param_groups"],
             "numpy_rng": ck.rng.bit_generator.state}
     atomic_write(path, safetensors.numpy.save(tensors, metadata={_META_KEY: json.dumps(meta, sort_keys=True)}))

@@ -1,6 +1,7 @@
 """The variable-rate image codec: VAE posterior → VBQ at λ → container, and back.
 
-The container is an ordinary codecframe container (group ``"latent"``, shape (C, ⌈H/16⌉, ⌈W/16⌉))
+The container is an ordinary codecframe container (group ``"latent"``, shape (C, ⌈H/s⌉, ⌈W/s⌉), s the
+VAE's total stride, :attr:`.network.VAENetwork.stride`)
 whose meta entry ``"vbq_image"`` holds the image size and the sha256 of the VAE weights (and
 ``"channels": 1`` for a grey image); the VBQ tables are referenced by the quantizer config.
 ``codecframe.decode`` alone recovers the latents.
@@ -21,8 +22,6 @@ from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.errors import CodecframeError, FormatError, InputError, LimitError
 
 from ..quantizer import VBQQuantizer, check_lambda
-from .architecture import DOWNSAMPLING
-
 from .files import MAX_PIXELS
 from .network import VAENetwork
 from .shipped import TABLES_REF, VAE_REF
@@ -91,7 +90,7 @@ class ImageCodec:
     # ------------------------------------------------------------------ encoder
     def posterior(self, image: np.ndarray) -> GaussianPosterior:
         """The VAE posterior of ``image`` (uint8 (H, W, 3), or (H, W) grey as R = G = B),
-        edge-padded to multiples of 16 (in memory-bounded tiles for large images)."""
+        edge-padded to multiples of the VAE's stride (in memory-bounded tiles for large images)."""
         image = _check_image(image)
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
@@ -176,7 +175,7 @@ class ImageCodec:
 
 
 def synthesize(network: VAENetwork, latent: np.ndarray, size: tuple[int, int], grey: bool = False) -> np.ndarray:
-    """uint8 RGB (or ``grey``) image of height and width ``size`` from decoded latents (C, ⌈H/16⌉, ⌈W/16⌉)."""
+    """uint8 RGB (or ``grey``) image of height and width ``size`` from decoded latents (C, ⌈H/s⌉, ⌈W/s⌉)."""
     return network.decode_image(latent, size, grey)
 
 
@@ -207,13 +206,13 @@ def _check_image_header(header: dict[str, Any]) -> tuple[int, int, bool, VAENetw
     shape = record.get("shape")
     if record.get("name") != GROUP or not isinstance(shape, list) or len(shape) != 3:
         raise FormatError(f"VBQ image container: needs exactly one 3-D group {GROUP!r}")
-    if list(shape[1:]) != [-(-h // DOWNSAMPLING), -(-w // DOWNSAMPLING)]:
-        raise FormatError(f"VBQ image container: latent shape {shape} does not fit a {w}x{h} image")
     try:
         parse_ref(ref)
     except CodecframeError:
         raise FormatError(f"VBQ image container: malformed VAE reference {ref!r}") from None
     model = load_model(ref)[0]
+    if list(shape[1:]) != [-(-h // model.stride), -(-w // model.stride)]:
+        raise FormatError(f"VBQ image container: latent shape {shape} does not fit a {w}x{h} image")
     if shape[0] != model.config.latent:
         raise FormatError(f"VBQ image container: {shape[0]} latent channels, the VAE has {model.config.latent}")
     return h, w, "channels" in info, model

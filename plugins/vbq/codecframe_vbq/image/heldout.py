@@ -21,15 +21,16 @@ import torch
 
 from . import data
 from .synthetic import HUE_BAND_DEGREES
-from .vae import DOWNSAMPLING, ImageVAE
+from .vae import ImageVAE
 
 __all__ = ["posterior", "reconstruct", "psnr", "channel_mean_shift", "hue_band_psnr", "clamped_fraction",
            "measure", "main"]
 
 
 def posterior(model: ImageVAE, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """μ and σ (C, h, w) of uint8 RGB ``image``, edge-padded to multiples of 16 (like the codec)."""
-    ph, pw = -image.shape[0] % DOWNSAMPLING, -image.shape[1] % DOWNSAMPLING
+    """μ and σ (C, h, w) of uint8 RGB ``image``, edge-padded to multiples of the stride (like the codec)."""
+    s = model.config.stride
+    ph, pw = -image.shape[0] % s, -image.shape[1] % s
     padded = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")
     x = torch.from_numpy(padded.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
     with torch.no_grad():

@@ -35,6 +35,9 @@ class VAENetwork:
     """Encoder and decoder of :class:`~.vae.ImageVAE` from its state dict (name → float32 array)."""
 
     def __init__(self, config: VAEConfig, state: Mapping[str, np.ndarray]) -> None:
+        if config.upsampling != "transposed":
+            raise ValueError(f"the numpy network runs transposed convolutions, not {config.upsampling} "
+                             "upsampling (a training variant)")
         self.config = config
         enc, dec = layers(config)
         self._encoder = [_Stage(lay, state, f"encoder.{2 * i}", f"encoder.{2 * i + 1}", i < len(enc) - 1, config)
@@ -43,7 +46,8 @@ class VAENetwork:
                          for i, lay in enumerate(dec)]
 
     def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and std, each (C, H/16, W/16), of an image (H, W, 3) in [0, 1] (H, W multiples of 16)."""
+        """Posterior mean and std, each (C, H/s, W/s), of an image (H, W, 3) in [0, 1] (H, W multiples of
+        the total stride s, :attr:`stride`)."""
         h = np.asarray(x, np.float32)
         for stage in self._encoder:
             h = stage.conv(h)
@@ -51,7 +55,7 @@ class VAENetwork:
         return np.ascontiguousarray(mean), np.exp(np.float32(0.5) * np.clip(logvar, -30.0, 20.0))
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Likelihood mean g(z) (not clipped), (H, W, 3), of latents (C, H/16, W/16)."""
+        """Likelihood mean g(z) (not clipped), (sH, sW, 3), of latents (C, H, W)."""
         h = np.ascontiguousarray(np.asarray(z, np.float32).transpose(1, 2, 0))
         for stage in self._decoder:
             h = stage.conv_transpose(h)
@@ -64,8 +68,8 @@ class VAENetwork:
         return math.prod(stage.layer.stride for stage in self._encoder)
 
     def encode_image(self, image: np.ndarray, tile_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and std (C, ⌈H/16⌉, ⌈W/16⌉) of a uint8 image (H, W, 3), edge-padded to
-        multiples of 16, in tiles whose working set stays within ``tile_bytes`` (default :data:`TILE_BYTES`)."""
+        """Posterior mean and std (C, ⌈H/s⌉, ⌈W/s⌉) of a uint8 image (H, W, 3), edge-padded to
+        multiples of the stride s, in tiles whose working set stays within ``tile_bytes`` (default :data:`TILE_BYTES`)."""
         s = self.stride
         h, w = image.shape[:2]
         hl, wl = -(-h // s), -(-w // s)
@@ -89,7 +93,7 @@ class VAENetwork:
 
     def decode_image(self, z: np.ndarray, size: tuple[int, int], grey: bool = False,
                      tile_bytes: int | None = None) -> np.ndarray:
-        """uint8 image of height and width ``size`` from latents (C, ⌈H/16⌉, ⌈W/16⌉): g(z) clipped to
+        """uint8 image of height and width ``size`` from latents (C, ⌈H/s⌉, ⌈W/s⌉): g(z) clipped to
         [0, 1], scaled by 255, rounded and cropped; grey (H, W) from the mean of the three channels.
         Tiles keep the working set within ``tile_bytes`` (default :data:`TILE_BYTES`)."""
         s = self.stride

@@ -28,7 +28,7 @@ MAX_STEPS = 10_000
 
 def refine_posterior(model: ImageVAE, image: np.ndarray, post: GaussianPosterior, steps: int,
                      lr: float = 0.01, seed: int = 0) -> GaussianPosterior:
-    """``post`` (the posterior of uint8 RGB ``image`` (H, W, 3), C × ⌈H/16⌉ × ⌈W/16⌉) after ``steps``
+    """``post`` (the posterior of uint8 RGB ``image`` (H, W, 3), C × ⌈H/s⌉ × ⌈W/s⌉ for the VAE's stride s) after ``steps``
     Adam steps at learning rate ``lr`` on the image's negative ELBO under the torch ``model``."""
     import torch
 

@@ -29,6 +29,7 @@ import torch
 from codecframe.io import atomic_write
 
 from . import data
+from .architecture import UPSAMPLING
 from .augment import Augmentation
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .heldout import psnr, reconstruct
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
     ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
     ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
+    ap.add_argument("--stride", type=int, default=VAEConfig.stride, choices=(8, 16))
+    ap.add_argument("--upsampling", default=VAEConfig.upsampling, choices=UPSAMPLING)
     args = ap.parse_args(argv)
     if args.resume:
         ck = load_checkpoint(args.run_dir / CHECKPOINT)
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if (args.run_dir / CHECKPOINT).exists():
             ap.error(f"{args.run_dir / CHECKPOINT} exists: pass --resume to continue it")
-        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, layers=args.layers)
+        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, layers=args.layers,
+                           stride=args.stride, upsampling=args.upsampling)
         settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
                                crop=args.crop, lr=args.lr, threads=args.threads or 1,
                                validate_every=args.validate_every or RunSettings.validate_every,

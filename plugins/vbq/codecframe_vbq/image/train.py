@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     stats["command"] = " ".join(sys.argv)
     print(json.dumps({k: v for k, v in stats.items() if k != "history"}), flush=True)
     atomic_write(args.out, save_vae(model, {"training": {k: v for k, v in stats.items() if k != "history"},
-                                            "config": dataclasses.asdict(config)}))
+                                            "config": config.to_dict()}))
     return 0
 
 

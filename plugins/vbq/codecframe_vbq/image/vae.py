@@ -2,7 +2,7 @@
 
 Encoder: the strided convolutions of :func:`.architecture.layers` (each but the last followed by
 the nonlinearity) giving μ and log σ² of C latent channels at 1/16 resolution. Decoder: the
-mirror image with transposed convolutions. Prior N(0, I); likelihood N(x; g(z), σ_x² I) on
+mirror image with transposed convolutions (or the other :data:`.architecture.UPSAMPLING` kinds). Prior N(0, I); likelihood N(x; g(z), σ_x² I) on
 pixels in [0, 1].
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .architecture import DOWNSAMPLING, VAEConfig, layers
+from .architecture import DOWNSAMPLING, Layer, VAEConfig, layers
 
 __all__ = ["VAEConfig", "GDN", "ImageVAE", "DOWNSAMPLING"]
 
@@ -41,6 +41,19 @@ def _act(kind: str, channels: int, inverse: bool) -> nn.Module:
     return GDN(channels, inverse) if kind == "gdn" else nn.ReLU()
 
 
+def _upsample(lay: Layer, kind: str) -> nn.Module:
+    """A decoder layer that scales the image size by ``lay.stride`` (see :data:`.architecture.UPSAMPLING`)."""
+    k, s = lay.kernel, lay.stride
+    if kind == "transposed":
+        return nn.ConvTranspose2d(lay.cin, lay.cout, k, s, k // 2, s - 1)
+    if s == 1:
+        return nn.Conv2d(lay.cin, lay.cout, k, 1, k // 2)
+    if kind == "pixelshuffle":  # kernel ⌈k/s⌉ (odd): the receptive field of the transposed convolution
+        kk = -(-k // s) | 1
+        return nn.Sequential(nn.Conv2d(lay.cin, lay.cout * s * s, kk, 1, kk // 2), nn.PixelShuffle(s))
+    return nn.Sequential(nn.Upsample(scale_factor=s, mode="nearest"), nn.Conv2d(lay.cin, lay.cout, 3, 1, 1))
+
+
 class ImageVAE(nn.Module):
     """Gaussian VAE for RGB images in [0, 1] (N, 3, H, W) with H, W multiples of 16."""
 
@@ -55,7 +68,7 @@ class ImageVAE(nn.Module):
             encoder += [_act(kind, lay.cout, False)] if i < len(enc) - 1 else []
         decoder: list[nn.Module] = []
         for i, lay in enumerate(dec):
-            decoder += [nn.ConvTranspose2d(lay.cin, lay.cout, lay.kernel, lay.stride, lay.kernel // 2, lay.stride - 1)]
+            decoder += [_upsample(lay, config.upsampling)]
             decoder += [_act(kind, lay.cout, True)] if i < len(dec) - 1 else []
         self.encoder = nn.Sequential(*encoder)
         self.decoder = nn.Sequential(*decoder)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ _META_KEY = "codecframe-vbq-vae"
 def save_vae(model: ImageVAE, info: dict) -> bytes:
     """The safetensors file of ``model`` (float32 tensors) with its config and ``info``."""
     tensors = {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in model.state_dict().items()}
-    meta = {"config": dataclasses.asdict(model.config), "info": info}
+    meta = {"config": model.config.to_dict(), "info": info}
     return safetensors.numpy.save(tensors, metadata={_META_KEY: json.dumps(meta, sort_keys=True)})
 
 
