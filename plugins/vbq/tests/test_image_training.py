@@ -3,6 +3,7 @@ synthetic images, resumable checkpoints and the held-out measurements."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from codecframe.assets import asset_ref
 from codecframe.errors import AssetError
 
 from codecframe_vbq.image import data, heldout, resumable
@@ -187,6 +189,24 @@ def test_cli_refuses_to_overwrite_and_resumes(tmp_path, capsys):
     assert load_checkpoint(tmp_path / resumable.CHECKPOINT).step == 2
     model = heldout.load_model(tmp_path / "w.safetensors", None)
     assert model.config == TINY
+
+
+def test_init_from_fine_tunes_exported_weights(tmp_path):
+    """--init-from: a new run (step 0, fresh Adam) from exported weights, their architecture kept and
+    only the likelihood variance changed; the weights' reference is recorded in the run's settings."""
+    base = ["--crop", "32", "--batch", "1", "--validate-every", "1000"]
+    assert resumable.main(["--run-dir", str(tmp_path / "a"), "--steps", "1", "--hidden", "8", "--latent", "4",
+                           "--export", str(tmp_path / "w.safetensors"), *base]) == 0
+    assert resumable.main(["--run-dir", str(tmp_path / "b"), "--steps", "3", "--init-from", str(tmp_path / "w.safetensors"),
+                           "--likelihood-variance", "0.0005", "--stop-after", "0", *base]) == 0
+    start = load_checkpoint(tmp_path / "b" / resumable.CHECKPOINT)
+    weights = heldout.load_model(tmp_path / "w.safetensors", None)
+    assert start.step == 0 and start.model.config == dataclasses.replace(TINY, likelihood_variance=0.0005)
+    for (k, v), (k2, v2) in zip(weights.state_dict().items(), start.model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2), k
+    assert start.settings["init_from"] == asset_ref((tmp_path / "w.safetensors").read_bytes())
+    assert resumable.main(["--run-dir", str(tmp_path / "b"), "--resume"]) == 0
+    assert load_checkpoint(tmp_path / "b" / resumable.CHECKPOINT).step == 3
 
 
 # ---------------------------------------------------------------- held-out measurements

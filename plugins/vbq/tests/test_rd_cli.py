@@ -65,10 +65,14 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
     (folder / "notes.txt").write_text("not an image")
     Image.fromarray(photo[32:96, 32:96]).save(tmp_path / "b.jpg", quality=95)
     out = tmp_path / "rd"
+    from codecframe.assets import find_asset
+
     from codecframe_vbq.image.shipped import TABLES_V1_REF, VAE_V1_REF
 
+    tables_file = tmp_path / "tables.safetensors"  # a model may be given by reference or as files
+    tables_file.write_bytes(find_asset(TABLES_V1_REF).read_bytes())
     code = cli(["image", "rd", str(folder), str(tmp_path / "b.jpg"), "--methods", "vbq", "jpeg", "webp",
-                "--bpp-range", "0.5", "2", "--previous", VAE_V1_REF, TABLES_V1_REF, "--out-dir", str(out)])
+                "--bpp-range", "0.5", "2", "--previous", VAE_V1_REF, str(tables_file), "--out-dir", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
     result = json.loads((out / "rd.json").read_text())
@@ -80,7 +84,8 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
     with Image.open(out / "rd.png") as plot:
         assert plot.format == "PNG" and plot.width > 100
     for bad, message in [(["--methods", "vbq", "png"], "unknown method"), (["--bpp-range", "0.6", "0.1"], "--bpp-range"),
-                         (["--images", "coffee"], "not both")]:
+                         (["--images", "coffee"], "not both"),
+                         (["--previous", VAE_V1_REF, str(tmp_path / "none")], "neither an asset reference")]:
         assert cli(["image", "rd", str(tmp_path / "b.jpg"), *bad, "--out-dir", str(out)]) == 1
         assert message in capsys.readouterr().err
     assert cli(["image", "rd", "--images", "aqua", "retina", "--out-dir", str(out)]) == 1  # retina is training data

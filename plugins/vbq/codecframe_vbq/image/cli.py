@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="subset of vbq vbq-raw-sigma vbq-mean-sigma uniform-range uniform-step kmeans jpeg jpeg-444 "
                    "webp avif (default: all; uniform, k-means and the σ variants need torch)")
     r.add_argument("--previous", nargs=2, default=None, metavar=("VAE", "TABLES"),
-                   help="also evaluate another model (e.g. the previously shipped one) by its asset references "
-                   "sha256:... of the VAE weights and the VBQ tables, as method vbq-previous")
+                   help="also evaluate another model (e.g. the previously shipped one, or one you trained) as method "
+                   "vbq-previous: its VAE weights and VBQ tables, each an asset reference sha256:... or a file")
     r.add_argument("--bpp-range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
                    help="rates of the baseline over which the range BD-rates are taken (default 0.15 0.6)")
     r.set_defaults(func=_rd)
@@ -117,6 +117,17 @@ def _user_images(paths: list[Path]) -> dict[str, "np.ndarray"]:
     return out
 
 
+def _asset(value: str) -> str:
+    """An asset reference as given, or that of the file ``value`` (registered for this process)."""
+    from codecframe.assets import register_asset
+
+    if value.startswith("sha256:"):
+        return value
+    if not Path(value).is_file():
+        raise InputError(f"--previous: {value!r} is neither an asset reference sha256:... nor a file")
+    return register_asset(value)
+
+
 def _rd(args: argparse.Namespace) -> int:
     from . import data
     from .codec import ImageCodec
@@ -139,7 +150,10 @@ def _rd(args: argparse.Namespace) -> int:
     if not 0 < lo < hi:
         raise InputError(f"--bpp-range needs 0 < LO < HI, got {lo:g} {hi:g}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    others = {"vbq-previous": ImageCodec(vae=args.previous[0], tables=args.previous[1])} if args.previous else None
+    others = None
+    if args.previous:
+        vae, tables = (_asset(v) for v in args.previous)
+        others = {"vbq-previous": ImageCodec(vae=vae, tables=tables)}
     result = evaluate(ImageCodec(), images, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True),
                       other_codecs=others)
     summary = summarize(result, (lo, hi))

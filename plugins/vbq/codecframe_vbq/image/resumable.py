@@ -2,6 +2,8 @@
 
     python -m codecframe_vbq.image.resumable --run-dir RUN --steps 200000 --seed 0 --hidden 128 --threads 1
     python -m codecframe_vbq.image.resumable --run-dir RUN --resume      # continue where it stopped
+    python -m codecframe_vbq.image.resumable --run-dir RUN2 --init-from vae.safetensors \
+        --likelihood-variance 0.0005 --lr 1e-4 --steps 12000             # fine-tune exported weights
 
 ``RUN/checkpoint.safetensors`` (:mod:`.checkpoint`) is rewritten atomically every
 ``--checkpoint-minutes`` of wall time, on SIGTERM/SIGINT and at the end; ``RUN/progress.jsonl``
@@ -11,7 +13,9 @@ per-image g(μ) PSNR of the validation images every ``--validate-every`` steps. 
 ``--decay-at`` × steps, then lr/10. A resumed run continues bit for bit as if it had not stopped
 (same thread count); ``--steps`` may be raised on resume while the decay has not started, and
 ``--validate-every``, ``--checkpoint-minutes`` and ``--threads`` changed (a different thread
-count changes the float rounding of the steps that follow, nothing else).
+count changes the float rounding of the steps that follow, nothing else). ``--init-from`` starts a new
+run (fresh Adam, step 0) from exported VAE weights, whose architecture it keeps; only the likelihood
+variance may be changed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codecframe.io import atomic_write
+from codecframe.assets import asset_ref
+from codecframe.io import atomic_write, read_bytes
 
 from . import data
 from .architecture import UPSAMPLING
@@ -35,7 +40,7 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .heldout import psnr, reconstruct
 from .sampler import CropSampler
 from .vae import ImageVAE, VAEConfig
-from .weights import save_vae
+from .weights import load_vae, save_vae
 
 __all__ = ["RunSettings", "start", "run", "main", "CHECKPOINT", "PROGRESS"]
 
@@ -60,6 +65,8 @@ class RunSettings:
     checkpoint_minutes: float = 10.0
     synthetic_weight: float = 3.0
     augmentation: Augmentation = Augmentation()
+    #: sha256 reference of the VAE weights the run started from ("" for a random initialisation).
+    init_from: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -71,10 +78,13 @@ class RunSettings:
         return cls(**{**d, "augmentation": Augmentation(**aug)})
 
 
-def start(config: VAEConfig, settings: RunSettings) -> Checkpoint:
-    """Step 0 of a new run: seeded model, fresh Adam, seeded numpy generator."""
+def start(config: VAEConfig, settings: RunSettings, state: dict[str, torch.Tensor] | None = None) -> Checkpoint:
+    """Step 0 of a new run: seeded model (or ``state``, the weights it is fine-tuned from), fresh Adam,
+    seeded numpy generator."""
     torch.manual_seed(settings.seed)
     model = ImageVAE(config)
+    if state is not None:
+        model.load_state_dict(state)
     return Checkpoint(model, torch.optim.Adam(model.parameters(), lr=settings.lr),
                       np.random.default_rng(settings.seed), 0, 0.0, 0.0, settings.to_dict())
 
@@ -187,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=VAEConfig.hidden)
     ap.add_argument("--latent", type=int, default=VAEConfig.latent)
     ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
-    ap.add_argument("--likelihood-variance", type=float, default=VAEConfig.likelihood_variance)
+    ap.add_argument("--likelihood-variance", type=float, default=None,
+                    help=f"default {VAEConfig.likelihood_variance} (with --init-from: that of the weights)")
+    ap.add_argument("--init-from", type=Path, default=None, metavar="WEIGHTS",
+                    help="start from these exported VAE weights (their architecture; fine-tuning)")
     ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
     ap.add_argument("--stride", type=int, default=VAEConfig.stride, choices=(8, 16))
     ap.add_argument("--upsampling", default=VAEConfig.upsampling, choices=UPSAMPLING)
@@ -201,14 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if (args.run_dir / CHECKPOINT).exists():
             ap.error(f"{args.run_dir / CHECKPOINT} exists: pass --resume to continue it")
-        config = VAEConfig(args.hidden, args.latent, args.nonlinearity, args.likelihood_variance, layers=args.layers,
-                           stride=args.stride, upsampling=args.upsampling)
+        state, init_ref = None, ""
+        if args.init_from is not None:
+            raw = read_bytes(args.init_from)
+            model, _ = load_vae(raw)
+            config, state, init_ref = model.config, model.state_dict(), asset_ref(raw)
+            if args.likelihood_variance is not None:
+                config = dataclasses.replace(config, likelihood_variance=args.likelihood_variance)
+        else:
+            config = VAEConfig(args.hidden, args.latent, args.nonlinearity,
+                               args.likelihood_variance or VAEConfig.likelihood_variance, layers=args.layers,
+                               stride=args.stride, upsampling=args.upsampling)
         settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
                                crop=args.crop, lr=args.lr, threads=args.threads or 1,
                                validate_every=args.validate_every or RunSettings.validate_every,
-                               checkpoint_minutes=args.checkpoint_minutes or RunSettings.checkpoint_minutes)
+                               checkpoint_minutes=args.checkpoint_minutes or RunSettings.checkpoint_minutes,
+                               init_from=init_ref)
         torch.set_num_threads(settings.threads)
-        ck = start(config, settings)
+        ck = start(config, settings, state)
     ck = run(ck, args.run_dir, args.stop_after, log=lambda s: print(s, flush=True), cpu_budget=args.cpu_budget)
     if args.export is not None:
         export_weights(ck, args.export)
