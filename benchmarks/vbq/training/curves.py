@@ -3,9 +3,11 @@
     python benchmarks/vbq/training/curves.py benchmarks/vbq/training/explore/* benchmarks/vbq/training/long \
         --md benchmarks/vbq/training/curves.md --png benchmarks/vbq/training/curves.png
 
-Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The table
-gives, at each CPU budget, the step reached and the mean validation PSNR of the last validation at
-or before it (smoothed: the mean of the last three validations, to damp the noise of single steps).
+Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The first
+table gives, at each CPU budget, the step reached and the mean validation PSNR of the last validation
+at or before it (smoothed: the mean of the last three validations, to damp the noise of single
+steps); the second the same smoothed PSNR at equal steps (runs that ran side by side share a core,
+so their CPU seconds are inflated; steps are not).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 
 BUDGETS = (60, 120, 150, 240, 400, 480, 900, 1200, 1800, 3600, 7200)
+STEPS = (1200, 2400, 3600, 4800, 6000, 9000, 12000, 24000)
 
 
 def load(run: Path) -> list[dict]:
@@ -22,10 +25,11 @@ def load(run: Path) -> list[dict]:
     return [r for r in rows if "validation_gmu_psnr" in r]
 
 
-def at(rows: list[dict], cpu: float) -> tuple[int, float] | None:
-    """(step, smoothed validation PSNR) at training CPU time ``cpu``; None if the run has not got there."""
-    before = [r for r in rows if r["cpu_s"] <= cpu]
-    if not before or rows[-1]["cpu_s"] < cpu * 0.97:
+def at(rows: list[dict], cpu: float, key: str = "cpu_s") -> tuple[int, float] | None:
+    """(step, smoothed validation PSNR) at training CPU time ``cpu`` (or step, ``key="step"``); None if
+    the run has not got there."""
+    before = [r for r in rows if r[key] <= cpu]
+    if not before or rows[-1][key] < cpu * 0.97:
         return None
     last = before[-3:]
     return before[-1]["step"], sum(r["validation_gmu_psnr"]["mean"] for r in last) / len(last)
@@ -49,6 +53,11 @@ def main() -> None:
             cells.append(f"{p[1]:.2f} dB ({p[0]})" if p else "–")
         last = rows[-1]
         cells.append(f"{last['step']}, {last['cpu_s'] / 3600:.3f}, {last['validation_gmu_psnr']['mean']:.2f} dB")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    steps = [s for s in STEPS if any(at(rows, s, "step") for rows in runs.values())]
+    lines += ["", "| run | " + " | ".join(f"step {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
+    for name, rows in runs.items():
+        cells = [f"{p[1]:.2f} dB" if (p := at(rows, s, "step")) else "–" for s in steps]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     print(table)

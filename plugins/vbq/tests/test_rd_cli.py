@@ -44,8 +44,23 @@ def test_rd_api_with_pillow_baselines_gives_real_files_and_range_bd_rates(photo)
     vbq_psnr = [p["psnr"] for p in result["points"] if p["method"] == "vbq"]
     assert min(vbq_psnr) <= q_lo < q_hi <= max(vbq_psnr)  # only qualities both curves reach
     assert set(summary["checks"]) >= {f"vbq_over_{m}_all_rates" for m in ev.PILLOW_CODECS}
+    at = summary["margin_at_bpp"]
+    assert at["bpp"] == 0.5 and set(at["vs"]) == set(ev.PILLOW_CODECS)
+    for m, per in at["vs"].items():  # equals the two curves' frontiers interpolated in log rate at 0.5 bpp
+        fronts = []
+        for k in ("vbq", m):
+            front: list[tuple[float, float]] = []
+            for r, q in sorted((p["bpp"], p["psnr"]) for p in result["points"] if p["method"] == k):
+                if not front or q > front[-1][1]:
+                    front.append((r, q))
+            fronts.append(front)
+        if all(f[0][0] <= 0.5 <= f[-1][0] for f in fronts):
+            at_half = [np.interp(np.log(0.5), np.log([r for r, _ in f]), [q for _, q in f]) for f in fronts]
+            assert per["crop"] == pytest.approx(at_half[0] - at_half[1], abs=1e-9)
+        else:
+            assert per["crop"] is None
     text = markdown(result, summary)
-    assert "AVIF (Pillow)" in text and "0.2–1.5 bpp" in text
+    assert "AVIF (Pillow)" in text and "0.2–1.5 bpp" in text and "VBQ minus other at 0.5 bpp" in text
 
 
 def test_missing_pillow_codecs_are_left_out_and_unknown_methods_refused(monkeypatch):

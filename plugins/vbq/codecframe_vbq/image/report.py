@@ -20,10 +20,13 @@ from codecframe.io import atomic_write
 
 from .metrics import bd_quality_interval, bd_rate, bd_rate_between
 
-__all__ = ["summarize", "markdown", "plot", "BPP_GRID", "BPP_RANGE"]
+__all__ = ["summarize", "markdown", "plot", "BPP_GRID", "BPP_RANGE", "TARGET_BPP"]
 
 #: Default range of the baseline's rates (bpp) of the range BD-rates (the issue's target range).
 BPP_RANGE = (0.15, 0.6)
+#: Rate (bpp) at which VBQ is compared point-wise with each Pillow codec (issue 17: "at or above
+#: JPEG's PSNR at 0.5 bpp").
+TARGET_BPP = 0.5
 #: Pillow codec methods (:data:`.evaluate.PILLOW_CODECS`), compared at every rate.
 _PIXEL_CODECS = ("jpeg", "jpeg-444", "webp", "avif")
 
@@ -80,6 +83,12 @@ def _dominance(points, image, method, other, upper=math.inf, samples=200):
             "at_bpp": float(grid[worst]), "other_catches_up_at_bpp": float(grid[below[0]]) if below.size else None}
 
 
+def _margin(points, image, other, bpp) -> float | None:
+    """PSNR of VBQ minus that of ``other`` at ``bpp`` on ``image`` (None where either does not reach it)."""
+    a, b = _at(_curve(points, "vbq", image), bpp), _at(_curve(points, other, image), bpp)
+    return None if a is None or b is None else a - b
+
+
 def summarize(result: dict, bpp_range: tuple[float, float] = BPP_RANGE) -> dict:
     """BD-rates of VBQ against every method (all rates, and over the baseline's ``bpp_range``), the
     issue's target checks, crossovers and a PSNR table."""
@@ -117,11 +126,13 @@ def summarize(result: dict, bpp_range: tuple[float, float] = BPP_RANGE) -> dict:
         per = {img: bd_rate(*_curve(points, "vbq-mean-sigma", img), *_curve(points, "vbq-raw-sigma", img)) for img in images}
         vals = [v for v in per.values() if v is not None]
         uncertainty = {"per_image": per, "mean_psnr": float(np.mean(vals)) if vals else None}
+    margin = {m: {img: _margin(points, img, m, TARGET_BPP) for img in images} for m in _PIXEL_CODECS if m in methods}
     overhead = [p["bpp"] / p["bpp_ideal"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal"]]
     overhead_float = [p["bpp"] / p["bpp_ideal_float"] - 1 for p in points if p["method"] == "vbq" and p["bpp_ideal_float"]]
     table = {m: {str(b): _mean([_at(_curve(points, m, img), b) for img in images]) for b in BPP_GRID} for m in methods}
     return {"bd_rate_vbq_vs": bd, "bd_rate_vbq_vs_over_range": {"bpp_range": list(bpp_range), "vs": ranged},
             "bd_rate_raw_sigma_vs_mean_sigma": uncertainty, "checks": checks, "psnr_at_bpp": table,
+            "margin_at_bpp": {"bpp": TARGET_BPP, "vs": margin},
             "file_vs_ideal": {"max_overhead_vs_integer_model": max(overhead, default=None),
                               "max_overhead_vs_float_model": max(overhead_float, default=None),
                               "min_overhead_vs_float_model": min(overhead_float, default=None)}}
@@ -178,6 +189,14 @@ def markdown(result: dict, summary: dict) -> str:
                 cells.append(f"min {d['min_margin_db']:+.2f} dB at {d['at_bpp']:.3f} bpp "
                              f"({d['from_bpp']:.3f}–{d['to_bpp']:.3f}){'' if catch is None else f'; other ≥ VBQ from {catch:.3f} bpp'}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    at = summary.get("margin_at_bpp")
+    if at and at["vs"]:
+        lines += ["", f"| VBQ minus other at {at['bpp']:g} bpp (PSNR dB) | " + " | ".join(result["images"]) + " | VBQ ≥ other |",
+                  "|---|" + "---|" * (len(result["images"]) + 1)]
+        for m, per in at["vs"].items():
+            wins = sum(v is not None and v >= 0 for v in per.values())
+            lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(_fmt(v, "+.2f") for v in per.values())
+                         + f" | {wins} of {len(per)} |")
     fv = summary["file_vs_ideal"]
     lines += ["", f"VBQ file size against the ideal code length plus header: at most "
               f"{_fmt(100 * fv['max_overhead_vs_integer_model'] if fv['max_overhead_vs_integer_model'] is not None else None, '+.3f')} % "
