@@ -305,3 +305,37 @@ def _check_refinement(tmp_path, small, capsys):
     assert cli(["image", "compress", str(path), "-o", str(tmp_path / "r.cfr"), "--refine", "3"]) == 0
     assert cli(["image", "compress", str(path), "-o", str(tmp_path / "bad.cfr"), "--refine", "-1"]) == 1
     assert "--refine" in capsys.readouterr().err and not (tmp_path / "bad.cfr").exists()
+
+
+def test_a_stride_8_model_codes_its_latents_at_one_eighth(tmp_path, small):
+    """A VAE of total stride 8 (a training variant) works through the codec: the latent group is
+    (C, ⌈H/8⌉, ⌈W/8⌉), the header names the VAE, and a stride-16 latent shape is refused for it."""
+    import torch
+
+    from codecframe.assets import register_asset
+
+    from codecframe_vbq.calibration import fit_calibrated_tables
+    from codecframe_vbq.image.vae import ImageVAE, VAEConfig
+    from codecframe_vbq.image.weights import load_network, save_vae
+
+    torch.manual_seed(0)
+    weights = save_vae(ImageVAE(VAEConfig(hidden=8, latent=4, stride=8, nonlinearity="gdn")), {})
+    (tmp_path / "vae.safetensors").write_bytes(weights)
+    net = load_network(weights)[0]
+    mean, std = net.encode_image(small)
+    assert mean.shape == (4, 9, 13)
+    tables = fit_calibrated_tables(mean.reshape(4, -1), std.reshape(4, -1), None, (0.3, 1.0, 3.0), 10)
+    (tmp_path / "tables.safetensors").write_bytes(tables.to_bytes())
+    codec = ImageCodec(vae=register_asset(tmp_path / "vae.safetensors"),
+                       tables=register_asset(tmp_path / "tables.safetensors"))
+    data_ = codec.encode(small, 1.0).data
+    box = container.read(data_)
+    assert box.header["groups"][0]["shape"] == [4, 9, 13]
+    assert box.header["meta"]["vbq_image"]["vae"] == asset_ref(weights)
+    image, _ = ImageCodec.decode(data_)
+    assert image.shape == small.shape
+    assert np.array_equal(image, net.decode_image(codecframe.decode(data_).arrays["latent"], small.shape[:2]))
+    header = {k: v for k, v in box.header.items() if k != "streams"}
+    header["groups"] = [{**box.header["groups"][0], "shape": [4, 5, 7]}]  # the stride-16 shape
+    with pytest.raises(FormatError, match="does not fit"):
+        ImageCodec.decode(container.write(header, list(box.streams)))
