@@ -1,13 +1,19 @@
 """Ceiling against compute: validation g(μ) PSNR against training CPU time and steps, one curve per run.
 
-    python benchmarks/vbq/training/curves.py benchmarks/vbq/training/explore/* benchmarks/vbq/training/long \
-        --md benchmarks/vbq/training/curves.md --png benchmarks/vbq/training/curves.png
+    T=benchmarks/vbq/training
+    python $T/curves.py $T/explore/* $T/long-h128-gdn $T/decay-probe $T/long-h128-gdn-stride8 \
+        $T/finetune-v2-var5e-4 $T/finetune-v2-var2.5e-4 $T/finetune-s8-var0.002 $T/finetune-s8-var0.004 \
+        $T/long-h192-gdn --offset finetune-v2-var5e-4 29123 5149 --offset finetune-v2-var2.5e-4 29123 5149 \
+        --offset finetune-s8-var0.002 7949 2008 --offset finetune-s8-var0.004 7949 2008 \
+        --md $T/curves.md --png $T/curves.png
 
 Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The first
 table gives, at each CPU budget, the step reached and the mean validation PSNR of the last validation
 at or before it (smoothed: the mean of the last three validations, to damp the noise of single
 steps); the second the same smoothed PSNR at equal steps (runs that ran side by side share a core,
-so their CPU seconds are inflated; steps are not).
+so their CPU seconds are inflated; steps are not). ``--offset RUN STEPS CPU_S`` shifts a run that
+was started from another run's weights (``resumable --init-from``) by that run's steps and CPU
+seconds, so that a fine-tune continues its base run's curve.
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--md", type=Path)
     ap.add_argument("--png", type=Path)
+    ap.add_argument("--offset", nargs=3, action="append", default=[], metavar=("RUN", "STEPS", "CPU_S"))
     args = ap.parse_args()
     runs = {r.name: load(r) for r in args.runs if (r / "progress.jsonl").exists()}
+    for name, steps, cpu in args.offset:
+        runs[name] = [{**r, "step": r["step"] + int(steps), "cpu_s": r["cpu_s"] + float(cpu)} for r in runs[name]]
     runs = {k: v for k, v in runs.items() if v}
     budgets = [b for b in BUDGETS if any(at(rows, b) for rows in runs.values())]
     lines = ["| run | " + " | ".join(f"{b} CPU-s" for b in budgets) + " | last: steps, CPU-h, PSNR |",
@@ -69,17 +78,19 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for name, rows in runs.items():
+        fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+        colours = plt.get_cmap("tab20").colors
+        for i, (name, rows) in enumerate(runs.items()):
             psnr = [r["validation_gmu_psnr"]["mean"] for r in rows]
-            axes[0].plot([r["cpu_s"] / 3600 for r in rows], psnr, label=name)
-            axes[1].plot([r["step"] for r in rows], psnr, label=name)
+            style = {"label": name, "color": colours[i % len(colours)], "linestyle": "-" if i < 10 else "--"}
+            axes[0].plot([r["cpu_s"] / 3600 for r in rows], psnr, **style)
+            axes[1].plot([r["step"] for r in rows], psnr, **style)
         axes[0].set_xlabel("training CPU-hours")
         axes[1].set_xlabel("steps")
         for ax in axes:
             ax.set_ylabel("validation g(μ) PSNR, dB (mean of 2 images)")
             ax.grid(alpha=0.3)
-        axes[1].legend()
+        axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
         fig.tight_layout()
         fig.savefig(args.png, dpi=90)
 

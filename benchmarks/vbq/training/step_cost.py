@@ -25,6 +25,8 @@ CONFIGS = {
     "h128-gdn-pixelshuffle": VAEConfig(hidden=128, nonlinearity="gdn", upsampling="pixelshuffle"),
     "h128-gdn-resize": VAEConfig(hidden=128, nonlinearity="gdn", upsampling="resize"),
     "h64-relu (the first shipped shape)": VAEConfig(hidden=64),
+    "h192-gdn": VAEConfig(hidden=192, nonlinearity="gdn"),
+    "h256-gdn": VAEConfig(hidden=256, nonlinearity="gdn"),
 }
 
 
