@@ -28,8 +28,9 @@ MAX_STEPS = 10_000
 
 def refine_posterior(model: ImageVAE, image: np.ndarray, post: GaussianPosterior, steps: int,
                      lr: float = 0.01, seed: int = 0) -> GaussianPosterior:
-    """``post`` (the posterior of uint8 RGB ``image`` (H, W, 3), C × ⌈H/s⌉ × ⌈W/s⌉ for the VAE's stride s) after ``steps``
-    Adam steps at learning rate ``lr`` on the image's negative ELBO under the torch ``model``."""
+    """``post`` (the posterior of uint8 RGB ``image`` (H, W, 3), C × ⌈H/s⌉ × ⌈W/s⌉ for the VAE's stride
+    s) after ``steps`` Adam steps at learning rate ``lr`` on the image's negative ELBO under the torch
+    ``model``."""
     import torch
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:

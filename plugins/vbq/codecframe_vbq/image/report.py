@@ -191,7 +191,8 @@ def markdown(result: dict, summary: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     at = summary.get("margin_at_bpp")
     if at and at["vs"]:
-        lines += ["", f"| VBQ minus other at {at['bpp']:g} bpp (PSNR dB) | " + " | ".join(result["images"]) + " | VBQ ≥ other |",
+        lines += ["", f"| VBQ minus other at {at['bpp']:g} bpp (PSNR dB) | " + " | ".join(result["images"])
+                  + " | VBQ ≥ other |",
                   "|---|" + "---|" * (len(result["images"]) + 1)]
         for m, per in at["vs"].items():
             wins = sum(v is not None and v >= 0 for v in per.values())

@@ -1,9 +1,9 @@
 """The image VAE in torch, for training (``docs/vbq.md``); the codec runs :mod:`.network` instead.
 
 Encoder: the strided convolutions of :func:`.architecture.layers` (each but the last followed by
-the nonlinearity) giving μ and log σ² of C latent channels at 1/16 resolution. Decoder: the
-mirror image with transposed convolutions (or the other :data:`.architecture.UPSAMPLING` kinds). Prior N(0, I); likelihood N(x; g(z), σ_x² I) on
-pixels in [0, 1].
+the nonlinearity) giving μ and log σ² of C latent channels at 1/s resolution (s = ``config.stride``,
+16 or 8). Decoder: the mirror image with transposed convolutions (or the other
+:data:`.architecture.UPSAMPLING` kinds). Prior N(0, I); likelihood N(x; g(z), σ_x² I) on pixels in [0, 1].
 """
 
 from __future__ import annotations
