@@ -191,7 +191,7 @@ def test_cli_refuses_to_overwrite_and_resumes(tmp_path, capsys):
     assert model.config == TINY
 
 
-def test_init_from_fine_tunes_exported_weights(tmp_path):
+def test_init_from_fine_tunes_exported_weights(tmp_path, capsys):
     """--init-from: a new run (step 0, fresh Adam) from exported weights, their architecture kept and
     only the likelihood variance changed; the weights' reference is recorded in the run's settings."""
     base = ["--crop", "32", "--batch", "1", "--validate-every", "1000"]
@@ -207,6 +207,10 @@ def test_init_from_fine_tunes_exported_weights(tmp_path):
     assert start.settings["init_from"] == asset_ref((tmp_path / "w.safetensors").read_bytes())
     assert resumable.main(["--run-dir", str(tmp_path / "b"), "--resume"]) == 0
     assert load_checkpoint(tmp_path / "b" / resumable.CHECKPOINT).step == 3
+    with pytest.raises(SystemExit):  # an architecture flag would be silently ignored: refused
+        resumable.main(["--run-dir", str(tmp_path / "c"), "--init-from", str(tmp_path / "w.safetensors"),
+                        "--hidden", "16", *base])
+    assert "drop --hidden" in capsys.readouterr().err and not (tmp_path / "c" / resumable.CHECKPOINT).exists()
 
 
 # ---------------------------------------------------------------- held-out measurements

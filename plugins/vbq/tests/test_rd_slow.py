@@ -72,9 +72,9 @@ def test_bd_rate_against_jpeg_over_its_0p15_to_0p6_bpp(summary):
     assert summary["bd_rate_vbq_vs_over_range"]["vs"]["jpeg"]["mean_psnr"] <= -15
 
 
-@pytest.mark.xfail(strict=True, reason="measured (second model): at or above JPEG at 0.5 bpp on 2 of 6 (chelsea "
-                                        "+0.01, green-meadow +1.08 dB); astronaut -1.05, coffee -0.89, storm -2.88, "
-                                        "aqua -4.31 dB")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="measured (second model): at or above JPEG at 0.5 bpp on 2 of 6 (chelsea +0.01, "
+                          "green-meadow +1.08 dB); astronaut -1.05, coffee -0.89, storm -2.88, aqua -4.31 dB")
 def test_vbq_at_or_above_jpeg_at_half_a_bit_per_pixel_on_two_thirds(summary):
     """Issue 17: VBQ at or above JPEG 4:2:0's PSNR at 0.5 bpp on at least 2/3 of the photographs."""
     margins = summary["margin_at_bpp"]["vs"]["jpeg"]

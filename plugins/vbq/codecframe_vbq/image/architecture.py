@@ -14,7 +14,7 @@ DOWNSAMPLING = 16
 UPSAMPLING = ("transposed", "pixelshuffle", "resize")
 #: Fields added after weights were first shipped: written only when they differ from their default,
 #: so that files of earlier configurations stay byte-identical.
-_LATER_FIELDS = {"stride": 16, "upsampling": "transposed"}
+_LATER_FIELDS = ("stride", "upsampling")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,8 +23,8 @@ class VAEConfig:
     ``hidden`` filters, ``latent`` channels, ``nonlinearity`` "gdn" or "relu";
     ``init_log_std``: initial bias of log σ (a small initial σ lets the decoder learn from the start);
     ``stride`` 16 or 8 (total downsampling; 8 makes the last encoder and first decoder layer stride 1,
-    3-layer layout only); ``upsampling`` one of :data:`UPSAMPLING` (training variants; the codec's numpy
-    network runs ``stride`` 16 with transposed convolutions)."""
+    3-layer layout only); ``upsampling`` one of :data:`UPSAMPLING` (the codec's numpy network runs
+    either stride, with transposed convolutions only)."""
 
     hidden: int = 64
     latent: int = 32
@@ -37,8 +37,8 @@ class VAEConfig:
 
     def to_dict(self) -> dict:
         """The fields as a dict, without later fields at their defaults (see ``_LATER_FIELDS``)."""
-        d = dataclasses.asdict(self)
-        return {k: v for k, v in d.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in _LATER_FIELDS or v != defaults[k]}
 
 
 @dataclasses.dataclass(frozen=True)

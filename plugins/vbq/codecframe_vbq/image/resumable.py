@@ -46,6 +46,8 @@ __all__ = ["RunSettings", "start", "run", "main", "CHECKPOINT", "PROGRESS"]
 
 CHECKPOINT = "checkpoint.safetensors"
 PROGRESS = "progress.jsonl"
+#: VAEConfig fields set by flags of the same name (a new run only; --init-from keeps the weights').
+_ARCHITECTURE = ("hidden", "latent", "nonlinearity", "layers", "stride", "upsampling")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,17 +196,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--checkpoint-minutes", type=float, default=None, help="default 10 (on resume: unchanged)")
     ap.add_argument("--validate-every", type=int, default=None, help="default 1000 (on resume: unchanged)")
-    ap.add_argument("--hidden", type=int, default=VAEConfig.hidden)
-    ap.add_argument("--latent", type=int, default=VAEConfig.latent)
-    ap.add_argument("--nonlinearity", default=VAEConfig.nonlinearity, choices=("gdn", "relu"))
+    ap.add_argument("--hidden", type=int, default=None, help=f"default {VAEConfig.hidden}")
+    ap.add_argument("--latent", type=int, default=None, help=f"default {VAEConfig.latent}")
+    ap.add_argument("--nonlinearity", default=None, choices=("gdn", "relu"), help=f"default {VAEConfig.nonlinearity}")
     ap.add_argument("--likelihood-variance", type=float, default=None,
                     help=f"default {VAEConfig.likelihood_variance} (with --init-from: that of the weights)")
     ap.add_argument("--init-from", type=Path, default=None, metavar="WEIGHTS",
                     help="start from these exported VAE weights (their architecture; fine-tuning)")
-    ap.add_argument("--layers", type=int, default=VAEConfig.layers, choices=(3, 4))
-    ap.add_argument("--stride", type=int, default=VAEConfig.stride, choices=(8, 16))
-    ap.add_argument("--upsampling", default=VAEConfig.upsampling, choices=UPSAMPLING)
+    ap.add_argument("--layers", type=int, default=None, choices=(3, 4), help=f"default {VAEConfig.layers}")
+    ap.add_argument("--stride", type=int, default=None, choices=(8, 16), help=f"default {VAEConfig.stride}")
+    ap.add_argument("--upsampling", default=None, choices=UPSAMPLING, help=f"default {VAEConfig.upsampling}")
     args = ap.parse_args(argv)
+    architecture = {k: getattr(args, k) for k in _ARCHITECTURE if getattr(args, k) is not None}
+    if args.likelihood_variance is not None:
+        architecture["likelihood_variance"] = args.likelihood_variance
     if args.resume:
         ck = load_checkpoint(args.run_dir / CHECKPOINT)
         for key in ("steps", "checkpoint_minutes", "validate_every", "threads"):  # none changes what is trained
@@ -216,15 +221,15 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{args.run_dir / CHECKPOINT} exists: pass --resume to continue it")
         state, init_ref = None, ""
         if args.init_from is not None:
+            given = [f"--{k}" for k in _ARCHITECTURE if k in architecture]
+            if given:
+                ap.error(f"--init-from keeps the weights' architecture; drop {', '.join(given)}")
             raw = read_bytes(args.init_from)
             model, _ = load_vae(raw)
-            config, state, init_ref = model.config, model.state_dict(), asset_ref(raw)
-            if args.likelihood_variance is not None:
-                config = dataclasses.replace(config, likelihood_variance=args.likelihood_variance)
+            config = dataclasses.replace(model.config, **architecture)  # the likelihood variance, if given
+            state, init_ref = model.state_dict(), asset_ref(raw)
         else:
-            config = VAEConfig(args.hidden, args.latent, args.nonlinearity,
-                               args.likelihood_variance or VAEConfig.likelihood_variance, layers=args.layers,
-                               stride=args.stride, upsampling=args.upsampling)
+            config = VAEConfig(**architecture)
         settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
                                crop=args.crop, lr=args.lr, threads=args.threads or 1,
                                validate_every=args.validate_every or RunSettings.validate_every,
