@@ -13,7 +13,7 @@ import codecframe
 from codecframe import container
 from codecframe.assets import asset_ref, find_asset
 from codecframe.cli.main import main as cli
-from codecframe.errors import AssetError, FormatError, LimitError
+from codecframe.errors import AssetError, FormatError, InputError, LimitError
 from codecframe.io import atomic_write
 
 from codecframe_vbq.assets import asset_paths
@@ -45,6 +45,16 @@ def test_shipped_assets_match_their_references():
                         (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF)):
         codec = ImageCodec(vae=vae, tables=tables)
         assert codec.quantizer.tables.channels == codec.network.config.latent and codec.quantizer.tables.r_max == 10
+        codec.check_tables()  # each pair's tables record their VAE
+
+
+def test_tables_fitted_for_another_vae_are_refused(small):
+    """Both shipped models have 32 latent channels, so only the reference the tables record tells them apart."""
+    mixed = ImageCodec(vae=VAE_V1_REF, tables=TABLES_REF)
+    with pytest.raises(InputError, match=f"fitted for the VAE {VAE_REF}, not for {VAE_V1_REF}"):
+        mixed.encode(small, 2.0)
+    with pytest.raises(InputError, match="fitted for the VAE"):
+        mixed.encode_bpp(small, 0.5)
 
 
 def test_files_written_with_the_first_model_still_decode(small):

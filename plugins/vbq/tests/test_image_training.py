@@ -251,3 +251,22 @@ def test_augmented_latents_shapes():
     per_image = (320 // 16) * (512 // 16)
     assert means.shape == stds.shape == (TINY.latent, 3 * (per_image + (192 // 16) ** 2))  # each with 2 copies
     assert (stds > 0).all()
+
+
+@pytest.mark.parametrize("script, args", [
+    ("resumable", ["--resume"]),                                             # no checkpoint in the run folder
+    ("resumable", ["--init-from", "{tmp}/garbage.safetensors"]),             # not weights
+    ("build", ["--weights", "{tmp}/missing.safetensors", "--out-dir", "{tmp}/out"]),
+])
+def test_training_scripts_report_unreadable_files_without_a_traceback(tmp_path, script, args):
+    import subprocess
+    import sys
+
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 40)
+    args = [a.format(tmp=tmp_path) for a in args]
+    run_dir = ["--run-dir", str(tmp_path / "run")] if script == "resumable" else []
+    done = subprocess.run([sys.executable, "-m", f"codecframe_vbq.image.{script}", *run_dir, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.startswith(f"codecframe_vbq.image.{script}: error: ")
+    assert str(tmp_path) in done.stderr  # the message names the file

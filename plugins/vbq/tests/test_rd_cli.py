@@ -82,7 +82,7 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
     out = tmp_path / "rd"
     from codecframe.assets import find_asset
 
-    from codecframe_vbq.image.shipped import TABLES_V1_REF, VAE_V1_REF
+    from codecframe_vbq.image.shipped import TABLES_V1_REF, VAE_REF, VAE_V1_REF
 
     tables_file = tmp_path / "tables.safetensors"  # a model may be given by reference or as files
     tables_file.write_bytes(find_asset(TABLES_V1_REF).read_bytes())
@@ -100,7 +100,8 @@ def test_cli_rd_on_files_and_folders(tmp_path, photo, capsys):
         assert plot.format == "PNG" and plot.width > 100
     for bad, message in [(["--methods", "vbq", "png"], "unknown method"), (["--bpp-range", "0.6", "0.1"], "--bpp-range"),
                          (["--images", "coffee"], "not both"),
-                         (["--previous", VAE_V1_REF, str(tmp_path / "none")], "neither an asset reference")]:
+                         (["--previous", VAE_V1_REF, str(tmp_path / "none")], "neither an asset reference"),
+                         (["--previous", VAE_REF, str(tables_file)], f"fitted for the VAE {VAE_V1_REF}")]:
         assert cli(["image", "rd", str(tmp_path / "b.jpg"), *bad, "--out-dir", str(out)]) == 1
         assert message in capsys.readouterr().err
     assert cli(["image", "rd", "--images", "aqua", "retina", "--out-dir", str(out)]) == 1  # retina is training data

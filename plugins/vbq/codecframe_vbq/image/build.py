@@ -28,7 +28,7 @@ from . import data
 from .codec import ImageCodec
 from .evaluate import training_latents
 from .latents import augmented_latents
-from .train import add_training_arguments, train, validate
+from .train import add_training_arguments, run_script, train, validate
 from .vae import VAEConfig
 from .weights import save_vae
 
@@ -115,4 +115,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main, "codecframe_vbq.image.build"))

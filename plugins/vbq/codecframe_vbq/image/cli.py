@@ -153,7 +153,9 @@ def _rd(args: argparse.Namespace) -> int:
     others = None
     if args.previous:
         vae, tables = (_asset(v) for v in args.previous)
-        others = {"vbq-previous": ImageCodec(vae=vae, tables=tables)}
+        previous = ImageCodec(vae=vae, tables=tables)
+        previous.check_tables()  # before the long sweep, not after it
+        others = {"vbq-previous": previous}
     result = evaluate(ImageCodec(), images, methods=args.methods, log=lambda s: print(s, file=sys.stderr, flush=True),
                       other_codecs=others)
     summary = summarize(result, (lo, hi))

@@ -97,12 +97,23 @@ class ImageCodec:
         mean, std = self.network.encode_image(image)
         return GaussianPosterior(mean=mean, std=std)
 
+    def check_tables(self) -> None:
+        """InputError if the tables record (``info["vae"]``) that they were fitted for another VAE
+        than this codec's; tables that record no VAE are taken as they are."""
+        tables = self.quantizer.tables
+        fitted_for = None if tables is None else tables.info.get("vae")
+        if fitted_for is not None and fitted_for != self.vae_ref:
+            raise InputError(f"the VBQ tables {self.quantizer.config.tables} were fitted for the VAE {fitted_for}, "
+                             f"not for {self.vae_ref}: pass that VAE's tables (or refit them with build --weights)")
+
     def pipeline(self, lam: float) -> Pipeline:
         return Pipeline(quantizer=self.quantizer, allocator={"id": "fixed", "setting": {"lambda": float(lam)}},
                         entropy_coder=self.coder_config)
 
     def encode_posterior(self, post: GaussianPosterior, size: tuple[int, int], lam: float, grey: bool = False) -> bytes:
-        """The container of the VAE posterior ``post`` at λ (``grey``: decode to a grey image)."""
+        """The container of the VAE posterior ``post`` at λ (``grey``: decode to a grey image);
+        InputError if the tables were fitted for another VAE (:meth:`check_tables`)."""
+        self.check_tables()
         meta = {META_KEY: {"height": int(size[0]), "width": int(size[1]), "vae": self.vae_ref,
                            **({"channels": 1} if grey else {})}}
         return self.pipeline(check_lambda(lam, "--lambda")).encode({GROUP: post}, meta=meta)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from codecframe.assets import asset_ref
+from codecframe.errors import AssetError
 from codecframe.io import atomic_write, read_bytes
 
 from . import data
@@ -39,6 +40,7 @@ from .augment import Augmentation
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .heldout import psnr, reconstruct
 from .sampler import CropSampler
+from .train import run_script
 from .vae import ImageVAE, VAEConfig
 from .weights import load_vae, save_vae
 
@@ -225,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             if given:
                 ap.error(f"--init-from keeps the weights' architecture; drop {', '.join(given)}")
             raw = read_bytes(args.init_from)
-            model, _ = load_vae(raw)
+            try:
+                model, _ = load_vae(raw)
+            except AssetError as exc:
+                raise AssetError(f"--init-from {args.init_from}: {exc}") from exc
             config = dataclasses.replace(model.config, **architecture)  # the likelihood variance, if given
             state, init_ref = model.state_dict(), asset_ref(raw)
         else:
@@ -244,4 +249,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main, "codecframe_vbq.image.resumable"))

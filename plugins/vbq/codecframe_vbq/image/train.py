@@ -10,10 +10,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from codecframe.errors import CodecframeError
 from codecframe.io import atomic_write
 
 from . import data
@@ -95,6 +97,16 @@ def add_training_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: none)")
 
 
+def run_script(main: Callable[[], int], name: str) -> int:
+    """``main()`` of the training script ``name`` run as ``python -m``: a codecframe or OS error (an
+    unreadable weights or checkpoint file, say) is one line on stderr and exit status 1, no traceback."""
+    try:
+        return main()
+    except (CodecframeError, OSError) as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -117,4 +129,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main, "codecframe_vbq.image.train"))
