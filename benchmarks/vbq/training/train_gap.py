@@ -13,25 +13,23 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from codecframe.io import atomic_write, read_bytes
+from codecframe.io import atomic_write
 from codecframe_vbq.image import data
-from codecframe_vbq.image.heldout import psnr, reconstruct
-from codecframe_vbq.image.weights import load_vae
+from codecframe_vbq.image.heldout import load_model
+from codecframe_vbq.image.resumable import validation_psnr
 
 
 def gaps(weights: list[Path]) -> dict[str, dict]:
+    """Per weights file: g(μ) PSNR of each training and each validation image, and their means."""
     out = {}
     for path in weights:
-        model = load_vae(read_bytes(path))[0].eval()
-        train = {n: psnr(img, reconstruct(model, img)) for n in data.TRAIN_V2 if (img := data.load(n)).ndim == 3}
-        validation = {n: psnr(img, reconstruct(model, img)) for n in data.VALIDATION_V2 if (img := data.load(n)).ndim == 3}
-        out[path.name] = {"train": train, "train_mean": float(np.mean(list(train.values()))),
-                          "validation": validation, "validation_mean": float(np.mean(list(validation.values())))}
-        print(f"{path}: training images {out[path.name]['train_mean']:.2f} dB ({len(train)}), "
-              f"validation {out[path.name]['validation_mean']:.2f} dB", flush=True)
+        model = load_model(path, None)
+        out[path.name] = {"train": validation_psnr(model, data.TRAIN_V2),
+                          "validation": validation_psnr(model, data.VALIDATION_V2)}
+        print(f"{path}: training images {out[path.name]['train']['mean']:.2f} dB ({len(data.TRAIN_V2)}), "
+              f"validation {out[path.name]['validation']['mean']:.2f} dB", flush=True)
     return out
 
 
