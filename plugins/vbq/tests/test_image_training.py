@@ -257,6 +257,8 @@ def test_augmented_latents_shapes():
     ("resumable", ["--resume"]),                                             # no checkpoint in the run folder
     ("resumable", ["--init-from", "{tmp}/garbage.safetensors"]),             # not weights
     ("build", ["--weights", "{tmp}/missing.safetensors", "--out-dir", "{tmp}/out"]),
+    ("build", ["--weights", "{tmp}/garbage.safetensors", "--out-dir", "{tmp}/out"]),  # checked before it is copied
+    ("heldout", ["--weights", "{tmp}/garbage.safetensors"]),
 ])
 def test_training_scripts_report_unreadable_files_without_a_traceback(tmp_path, script, args):
     import subprocess
@@ -270,3 +272,4 @@ def test_training_scripts_report_unreadable_files_without_a_traceback(tmp_path, 
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith(f"codecframe_vbq.image.{script}: error: ")
     assert str(tmp_path) in done.stderr  # the message names the file
+    assert not (tmp_path / "out" / "image-vae.safetensors").exists()

@@ -30,7 +30,7 @@ from .evaluate import training_latents
 from .latents import augmented_latents
 from .train import add_training_arguments, run_script, train, validate
 from .vae import VAEConfig
-from .weights import save_vae
+from .weights import load_vae_file, save_vae
 
 __all__ = ["main"]
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info), flush=True)
         atomic_write(weights, save_vae(model, {"training": info, "config": config.to_dict()}))
     elif args.weights.resolve() != weights.resolve():
-        atomic_write(weights, args.weights.read_bytes())
+        atomic_write(weights, load_vae_file(args.weights)[2])  # checked before it is copied
     refs = build_tables(weights, {args.out_dir / TABLES_FILE: (args.sigma_alpha, PRIOR_SPAN, args.prior_power),
                                   args.out_dir / RAW_SIGMA_TABLES_FILE: (1.0, "quantile", 1.0)},
                         augmented=args.augmented_latents)

@@ -21,6 +21,7 @@ import torch
 
 from . import data
 from .synthetic import HUE_BAND_DEGREES
+from .train import run_script
 from .vae import ImageVAE
 
 __all__ = ["posterior", "reconstruct", "psnr", "channel_mean_shift", "hue_band_psnr", "clamped_fraction",
@@ -98,7 +99,7 @@ def load_model(weights: Path | None, checkpoint: Path | None) -> ImageVAE:
         model = load_checkpoint(checkpoint).model
         model.eval()
         return model
-    from .weights import load_vae
+    from .weights import load_vae, load_vae_file
 
     if weights is None:
         from codecframe.assets import load_asset
@@ -106,7 +107,7 @@ def load_model(weights: Path | None, checkpoint: Path | None) -> ImageVAE:
         from .shipped import VAE_REF
 
         return load_vae(load_asset(VAE_REF))[0]
-    return load_vae(Path(weights).read_bytes())[0]
+    return load_vae_file(weights)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,4 +144,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main, "codecframe_vbq.image.heldout"))

@@ -31,8 +31,7 @@ import numpy as np
 import torch
 
 from codecframe.assets import asset_ref
-from codecframe.errors import AssetError
-from codecframe.io import atomic_write, read_bytes
+from codecframe.io import atomic_write
 
 from . import data
 from .architecture import UPSAMPLING
@@ -42,7 +41,7 @@ from .heldout import psnr, reconstruct
 from .sampler import CropSampler
 from .train import run_script
 from .vae import ImageVAE, VAEConfig
-from .weights import load_vae, save_vae
+from .weights import load_vae_file, save_vae
 
 __all__ = ["RunSettings", "start", "run", "main", "CHECKPOINT", "PROGRESS"]
 
@@ -226,11 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             given = [f"--{k}" for k in _ARCHITECTURE if k in architecture]
             if given:
                 ap.error(f"--init-from keeps the weights' architecture; drop {', '.join(given)}")
-            raw = read_bytes(args.init_from)
-            try:
-                model, _ = load_vae(raw)
-            except AssetError as exc:
-                raise AssetError(f"--init-from {args.init_from}: {exc}") from exc
+            model, _, raw = load_vae_file(args.init_from)
             config = dataclasses.replace(model.config, **architecture)  # the likelihood variance, if given
             state, init_ref = model.state_dict(), asset_ref(raw)
         else:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import safetensors.numpy
 
 from codecframe.errors import AssetError
+from codecframe.io import read_bytes
 
 from .architecture import VAEConfig
 from .network import VAENetwork
@@ -16,7 +18,7 @@ from .network import VAENetwork
 if TYPE_CHECKING:
     from .vae import ImageVAE
 
-__all__ = ["save_vae", "read_vae", "load_network", "load_vae"]
+__all__ = ["save_vae", "read_vae", "load_network", "load_vae", "load_vae_file"]
 
 _META_KEY = "codecframe-vbq-vae"
 
@@ -61,3 +63,13 @@ def load_vae(data: bytes) -> tuple[ImageVAE, dict]:
         raise AssetError(f"VAE weights are unreadable ({type(exc).__name__}: {exc})") from None
     model.eval()
     return model, meta
+
+
+def load_vae_file(path: str | os.PathLike[str]) -> tuple[ImageVAE, dict, bytes]:
+    """:func:`load_vae` of the weights file ``path``, and the file's bytes; errors name the file."""
+    raw = read_bytes(path)
+    try:
+        model, meta = load_vae(raw)
+    except AssetError as exc:
+        raise AssetError(f"{path}: {exc}") from exc
+    return model, meta, raw
