@@ -17,7 +17,7 @@ from codecframe.errors import AssetError
 from codecframe_vbq.image import data, heldout, resumable
 from codecframe_vbq.image.augment import NONE, PERMUTATIONS, Augmentation, augment, recolour, rgb_to_ycbcr
 from codecframe_vbq.image.checkpoint import load_checkpoint
-from codecframe_vbq.image.latents import augmented_latents
+from codecframe_vbq.image.latents import augmented_images, augmented_latents
 from codecframe_vbq.image.sampler import CropSampler
 from codecframe_vbq.image.synthetic import dead_leaves, hsv_to_rgb, hue_sweep
 from codecframe_vbq.image.vae import ImageVAE, VAEConfig
@@ -251,6 +251,18 @@ def test_augmented_latents_shapes():
     per_image = (320 // 16) * (512 // 16)
     assert means.shape == stds.shape == (TINY.latent, 3 * (per_image + (192 // 16) ** 2))  # each with 2 copies
     assert (stds > 0).all()
+
+
+def test_augmented_images_are_the_originals_then_their_recoloured_copies():
+    images = list(augmented_images(("rain-drops",), copies=2, synthetic=1))
+    original = data.load("rain-drops")
+    assert len(images) == 6 and all(im.dtype == np.uint8 and im.flags.c_contiguous for im in images)
+    assert np.array_equal(images[0], original[:320, :512])
+    assert images[1].shape == (320, 512, 3) and images[2].shape == (512, 320, 3)  # the second copy is transposed
+    assert not np.array_equal(images[1], images[0])
+    assert images[3].shape == (192, 192, 3)
+    again = list(augmented_images(("rain-drops",), copies=2, synthetic=1))  # seeded: the same images again
+    assert all(np.array_equal(a, b) for a, b in zip(images, again))
 
 
 @pytest.mark.parametrize("script, args", [
