@@ -154,6 +154,22 @@ def test_resume_continues_exactly(tmp_path):
     assert "validation_gmu_psnr" in logs[0][1] and "validation_gmu_psnr" not in logs[0][0]
 
 
+def test_validation_is_logged_at_its_own_interval_not_only_on_log_steps(tmp_path):
+    resumable.run(resumable.start(TINY, _settings(steps=6, log_every=4, validate_every=3)), tmp_path,
+                  sampler=_sampler(), validation=("rain-drops",))
+    rows = [json.loads(ln) for ln in (tmp_path / resumable.PROGRESS).read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 4, 6]
+    assert ["validation_gmu_psnr" in r for r in rows] == [True, False, True]
+
+
+@pytest.mark.parametrize("option", ["--validate-every", "--steps", "--batch"])
+def test_resumable_refuses_a_non_positive_count(tmp_path, option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        resumable.main(["--run-dir", str(tmp_path), option, "0"])
+    assert exc.value.code == 2 and f"{option} must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / resumable.CHECKPOINT).exists()
+
+
 def test_resume_drops_log_lines_past_the_checkpoint(tmp_path):
     resumable.run(resumable.start(TINY, _settings()), tmp_path, 2, sampler=_sampler(), validation=())
     with open(tmp_path / resumable.PROGRESS, "a") as fh:

@@ -140,10 +140,11 @@ def run(ck: Checkpoint, run_dir: Path, stop_after_steps: int | None = None, log=
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
             opt.step()
             ck.cpu_s, ck.wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
-            if ck.step % settings.log_every == 0 or ck.step == end:
+            validate = bool(validation) and ck.step % settings.validate_every == 0
+            if ck.step % settings.log_every == 0 or ck.step == end or validate:
                 row = {"step": ck.step, "loss": float(loss.detach()), **parts, "lr": lr,
                        "cpu_s": round(ck.cpu_s, 2), "wall_s": round(ck.wall_s, 2)}
-                if ck.step % settings.validate_every == 0 and validation:
+                if validate:
                     c, w = time.process_time(), time.perf_counter()
                     row["validation_gmu_psnr"] = validation_psnr(model, validation)
                     cpu0 += time.process_time() - c
@@ -208,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=None, choices=(8, 16), help=f"default {VAEConfig.stride}")
     ap.add_argument("--upsampling", default=None, choices=UPSAMPLING, help=f"default {VAEConfig.upsampling}")
     args = ap.parse_args(argv)
+    for name in ("steps", "validate_every", "threads", "batch", "crop"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     architecture = {k: getattr(args, k) for k in _ARCHITECTURE if getattr(args, k) is not None}
     if args.likelihood_variance is not None:
         architecture["likelihood_variance"] = args.likelihood_variance
