@@ -39,6 +39,8 @@ def test_structured_modes_keep_checksums_valid(mode):
 
 
 def test_short_container_campaign_is_clean(tmp_path):
-    stats = campaign.run_mutate("container", 400, 0, 10.0, tmp_path, harness.Corpus(harness.default_corpus()))
-    assert stats["inputs"] == 400 and stats["crashes"] == 0 and stats["hangs"] == 0
+    corpus = harness.Corpus(harness.default_corpus())
+    runs = len(harness.seed_inputs(harness.seeds_for("container", corpus))) + 200  # the seeds, then mutations
+    stats = campaign.run_mutate("container", runs, 0, 10.0, tmp_path, corpus)
+    assert stats["inputs"] == runs and stats["crashes"] == 0 and stats["hangs"] == 0
     assert stats["ok"] > 0 and stats["rejected"] > 0

@@ -19,7 +19,7 @@ from codecframe_vbq.prior import empirical_points
 from codecframe_vbq.image import data
 from codecframe_vbq.image.build import PRIOR_POWER, SIGMA_ALPHA
 from codecframe_vbq.image.codec import META_KEY, ImageCodec
-from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, TABLES_REF
+from codecframe_vbq.image.shipped import RAW_SIGMA_TABLES_REF, TABLES_REF, TABLES_V2_REF, VAE_V2_REF
 from codecframe_vbq.quantizer import VBQQuantizer, use_tables
 from codecframe_vbq.tables import VBQTables
 
@@ -139,8 +139,9 @@ def test_a_pipeline_built_from_config_with_the_shipped_tables_writes_the_codecs_
         assert pipe.encode({"latent": post}, meta=meta) == codec.encode_posterior(post, crop.shape[:2], lam)
 
 
-def test_shipped_tables_search_with_the_channel_mean_and_decoding_ignores_it(crop):
-    codec = ImageCodec()
+def test_second_model_tables_search_with_the_channel_mean_and_decoding_ignores_it(crop):
+    """The second model's tables record α = 0 (the third model's record none: raw σ won on validation)."""
+    codec = ImageCodec(vae=VAE_V2_REF, tables=TABLES_V2_REF)
     recorded = codec.quantizer.tables.info.get(INFO_KEY)
     assert recorded is not None and codec.quantizer.calibration == SigmaCalibration.from_dict(recorded)
     assert codec.quantizer.calibration.alpha == SIGMA_ALPHA == 0.0
@@ -161,6 +162,7 @@ def test_tables_without_a_calibration_search_with_raw_sigma():
     ref = use_tables(fit_calibrated_tables(mu, sd, None, (1.0,), 10))
     assert ImageCodec(tables=ref).quantizer.calibration is None
     assert ImageCodec(tables=RAW_SIGMA_TABLES_REF).quantizer.calibration is None
+    assert ImageCodec().quantizer.calibration is None and INFO_KEY not in ImageCodec().quantizer.tables.info
 
 
 @pytest.mark.nojit

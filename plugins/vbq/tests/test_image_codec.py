@@ -20,8 +20,8 @@ from codecframe_vbq.assets import asset_paths
 from codecframe_vbq.image import data
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
-from codecframe_vbq.image.shipped import (RAW_SIGMA_TABLES_REF, RAW_SIGMA_TABLES_V1_REF, TABLES_REF, TABLES_V1_REF,
-                                          VAE_REF, VAE_V1_REF)
+from codecframe_vbq.image.shipped import (RAW_SIGMA_TABLES_REF, RAW_SIGMA_TABLES_V1_REF, RAW_SIGMA_TABLES_V2_REF,
+                                          TABLES_REF, TABLES_V1_REF, TABLES_V2_REF, VAE_REF, VAE_V1_REF, VAE_V2_REF)
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +38,33 @@ def _png(tmp_path, image, name="in.png"):
 
 def test_shipped_assets_match_their_references():
     paths = {asset_ref(p): p for p in asset_paths()}
-    assert set(paths) == {VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF, VAE_V1_REF, TABLES_V1_REF, RAW_SIGMA_TABLES_V1_REF}
+    pairs = ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V2_REF, TABLES_V2_REF),
+             (VAE_V2_REF, RAW_SIGMA_TABLES_V2_REF), (VAE_V1_REF, TABLES_V1_REF), (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF))
+    assert set(paths) == {ref for pair in pairs for ref in pair} and len(paths) == 9
     for ref in paths:
         assert find_asset(ref) == paths[ref]
-    for vae, tables in ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V1_REF, TABLES_V1_REF),
-                        (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF)):
+    for vae, tables in pairs:
         codec = ImageCodec(vae=vae, tables=tables)
         assert codec.quantizer.tables.channels == codec.network.config.latent and codec.quantizer.tables.r_max == 10
         codec.check_tables()  # each pair's tables record their VAE
 
 
 def test_tables_fitted_for_another_vae_are_refused(small):
-    """Both shipped models have 32 latent channels, so only the reference the tables record tells them apart."""
-    mixed = ImageCodec(vae=VAE_V1_REF, tables=TABLES_REF)
-    with pytest.raises(InputError, match=f"fitted for the VAE {VAE_REF}, not for {VAE_V1_REF}"):
+    """The first two shipped models both have 32 latent channels, so only the reference the tables record
+    tells them apart."""
+    mixed = ImageCodec(vae=VAE_V1_REF, tables=TABLES_V2_REF)
+    with pytest.raises(InputError, match=f"fitted for the VAE {VAE_V2_REF}, not for {VAE_V1_REF}"):
         mixed.encode(small, 2.0)
     with pytest.raises(InputError, match="fitted for the VAE"):
         mixed.encode_bpp(small, 0.5)
 
 
-def test_files_written_with_the_first_model_still_decode(small):
-    """The header names the VAE: a file made with the first shipped model decodes with it."""
-    old = ImageCodec(vae=VAE_V1_REF, tables=TABLES_V1_REF).encode(small, 2.0).data
+@pytest.mark.parametrize("vae, tables", [(VAE_V1_REF, TABLES_V1_REF), (VAE_V2_REF, TABLES_V2_REF)])
+def test_files_written_with_earlier_models_still_decode(small, vae, tables):
+    """The header names the VAE: a file made with an earlier shipped model decodes with it."""
+    old = ImageCodec(vae=vae, tables=tables).encode(small, 2.0).data
     image, header = ImageCodec.decode(old)
-    assert header["meta"]["vbq_image"]["vae"] == VAE_V1_REF and image.shape == small.shape
+    assert header["meta"]["vbq_image"]["vae"] == vae and image.shape == small.shape
     assert psnr(small, image) > 18.0
 
 

@@ -1,24 +1,36 @@
 """References (sha256) of the model files shipped in ``codecframe_vbq/assets`` (see ``docs/vbq.md``).
 
-The defaults (``-v2`` files, issue 17): 128 filters with GDN, 32 latent channels, trained on the
+The defaults (``-v3`` files, issue 17): the second model (below) widened to 64 latent channels as the
+same function (``benchmarks/vbq/training/widen_latent.py``, seed 0) and fine-tuned 10 000 steps
+(Adam 1e-3, then 1e-4 from step 8 000; 2 520 CPU-s, one thread) by the resumable run
+``benchmarks/vbq/training/finetune-v2-lat64``: 2.13 CPU-hours in all with the second model's training.
+Weights exported with ``resumable --export``, tables fitted with
+``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1``.
+
+The second model (``-v2`` files, ``*_V2``): 128 filters with GDN, 32 latent channels, trained on the
 colour-augmented second split by the resumable run ``benchmarks/vbq/training/long-h128-gdn`` to
 step 25 474 (Adam 1e-3), then continued at 1e-4 by ``benchmarks/vbq/training/decay-probe`` to
-step 29 123 (5 149 CPU-s, 1.43 CPU-hours, in all, one thread); weights exported with ``resumable --export``, tables
-fitted with ``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1``.
+step 29 123 (5 149 CPU-s, 1.43 CPU-hours, in all, one thread).
 
-The first model's files (``image-vae.safetensors`` and its two tables, ``*_V1``) stay shipped so that
-files written with them (the conformance vectors among them) still decode; the codec finds a file's
-VAE by the reference in its header.
+The earlier models' files stay shipped so that files written with them (the conformance vectors
+among them) still decode; the codec finds a file's VAE by the reference in its header.
 """
 
-#: VAE weights, ``assets/image-vae-v2.safetensors``.
-VAE_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
+#: VAE weights, ``assets/image-vae-v3.safetensors``.
+VAE_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
 #: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
 #: passes), with the calibrated σ_eff they record and the flattened-prior grid over the full
-#: training range, ``assets/image-tables-v2.safetensors``.
-TABLES_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
-#: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v2.safetensors``.
-RAW_SIGMA_TABLES_REF = "sha256:7018d3f5455a2fb512482db74b48488c5f57a27e6ed30344131c782d4b517350"
+#: training range, ``assets/image-tables-v3.safetensors``.
+TABLES_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
+#: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v3.safetensors``.
+RAW_SIGMA_TABLES_REF = "sha256:6479240f0fa8ce86412a0d69554da77f980c21c83cac9ca422fba1168477fb5f"
+
+#: The second model's VAE weights, ``assets/image-vae-v2.safetensors``.
+VAE_V2_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
+#: Its calibrated-σ tables, ``assets/image-tables-v2.safetensors``.
+TABLES_V2_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
+#: Its raw-σ tables, ``assets/image-tables-raw-sigma-v2.safetensors``.
+RAW_SIGMA_TABLES_V2_REF = "sha256:7018d3f5455a2fb512482db74b48488c5f57a27e6ed30344131c782d4b517350"
 
 #: The first shipped VAE (64 filters, ReLU, 22 000 steps on the first split), ``assets/image-vae.safetensors``;
 #: produced by ``python -m codecframe_vbq.image.build --out-dir plugins/vbq/codecframe_vbq/assets
