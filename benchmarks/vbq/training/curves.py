@@ -3,9 +3,11 @@
     T=benchmarks/vbq/training
     python $T/curves.py $T/explore/* $T/long-h128-gdn $T/decay-probe $T/long-h128-gdn-stride8 \
         $T/finetune-v2-var5e-4 $T/finetune-v2-var2.5e-4 $T/finetune-v2-var2.5e-4-lr1e-3 $T/finetune-s8-var0.002 \
-        $T/finetune-s8-var0.004 $T/long-h192-gdn --offset finetune-v2-var5e-4 29123 5149 \
+        $T/finetune-s8-var0.004 $T/long-h192-gdn $T/finetune-v2-lat64 $T/finetune-v2-lat64-var0.002 \
+        --offset finetune-v2-var5e-4 29123 5149 \
         --offset finetune-v2-var2.5e-4 29123 5149 --offset finetune-v2-var2.5e-4-lr1e-3 29123 5149 \
         --offset finetune-s8-var0.002 7949 2008 --offset finetune-s8-var0.004 7949 2008 \
+        --offset finetune-v2-lat64 29123 5149 --offset finetune-v2-lat64-var0.002 29123 5149 \
         --md $T/curves.md --png $T/curves.png
 
 Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The first
