@@ -272,13 +272,23 @@ PAUSED_CLI = textwrap.dedent("""
 """)
 
 
+def _default_signal_dispositions() -> None:
+    """In the child before exec: SIGINT, SIGTERM and SIGHUP at their defaults. A test run under nohup or
+    as a background job hands them down ignored, and the CLI rightly keeps an inherited ignore."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def paused_encode(tmp_path: Path, out: Path) -> subprocess.Popen:
     import numpy as np
 
     np.savez(tmp_path / "in.npz", **{"w.mean": np.linspace(-1, 1, 5000), "w.std": np.full(5000, 0.1)})
     argv = ["encode", str(tmp_path / "in.npz"), "-c", '{"quantizer": {"id": "uniform", "step": 0.01}}', "-o", str(out)]
     proc = subprocess.Popen([sys.executable, "-c", PAUSED_CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "NUMBA_DISABLE_JIT": "1"})
+                            text=True, env={**os.environ, "NUMBA_DISABLE_JIT": "1"},
+                            preexec_fn=_default_signal_dispositions)
     assert proc.stdout.readline() == "writing\n", proc.stderr.read()
     return proc
 
