@@ -54,8 +54,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    model, meta, _ = load_vae_file(args.weights)
-    wide = widen(model, args.latent, args.seed)
+    model, _, _ = load_vae_file(args.weights)
+    try:
+        wide = widen(model, args.latent, args.seed)
+    except ValueError as exc:
+        ap.error(str(exc))
     atomic_write(args.out, save_vae(wide, {"widened_from": str(args.weights), "latent_from": model.config.latent,
                                            "seed": args.seed}))
 
