@@ -1,6 +1,9 @@
 """How many bits would a causal context model save on a VBQ image model's indices? (validation images)
 
-    python benchmarks/vbq/context_gain.py --lambdas 0.25 1 4 --json benchmarks/vbq/context_gain-v2.json
+    python benchmarks/vbq/context_gain.py --lambdas 0.25 1 4 --json benchmarks/vbq/context_gain-v3.json
+    A=plugins/vbq/codecframe_vbq/assets
+    python benchmarks/vbq/context_gain.py --vae $A/image-vae-v2.safetensors --tables $A/image-tables-v2.safetensors \
+        --lambdas 0.25 1 4 --json benchmarks/vbq/context_gain-v2.json
     python benchmarks/vbq/context_gain.py --vae S8V/image-vae.safetensors --tables S8V/image-tables.safetensors \
         --lambdas 0.25 1 4 --json benchmarks/vbq/context_gain-s8.json
 
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from codecframe.assets import register_asset
-from codecframe.builtins.gaussian import GaussianPosterior
+from codecframe.types import Quantized
 from codecframe.io import atomic_write
 from codecframe_vbq.grid import levels, median_index, xi
 from codecframe_vbq.image import data
@@ -76,39 +79,35 @@ def code_bits(counts: np.ndarray, rows: np.ndarray, symbols: np.ndarray) -> np.n
 
 
 def measure(codec: ImageCodec, lambdas: list[float], copies: int = 3, synthetic: int = 16) -> list[dict]:
-    net, quantizer = codec.network, codec.quantizer
+    quantizer = codec.quantizer
     r, shift = quantizer.config.r_max, quantizer.tables.backoff_shift
     median, deviation = median_index(r), np.abs(xi(r) - 0.5)
     size = deviation.size
     contexts = {"count": (COUNT_CAP + 1, lambda k: count_context(k, median)),
                 "magnitude": (len(MAGNITUDE_EDGES) + 1, lambda k: magnitude_context(k, deviation))}
 
-    def post(image: np.ndarray) -> GaussianPosterior:
-        mean, std = net.encode_image(image)
-        return GaussianPosterior(mean=mean, std=std)
-
-    def indices(p: GaussianPosterior, lam: float) -> np.ndarray:
-        q = quantizer.quantize(p, {"lambda": lam})
+    def indices(q: Quantized) -> np.ndarray:
         return q.symbols.reshape(q.shape).astype(np.int64)
 
-    train = [post(im) for im in augmented_images(copies=copies, synthetic=synthetic)]
-    valid = {name: data.load(name) for name in data.VALIDATION_V2}
+    train = [codec.posterior(im) for im in augmented_images(copies=copies, synthetic=synthetic)]
+    images = {name: data.load(name) for name in data.VALIDATION_V2}
+    valid = {name: (image, codec.posterior(image)) for name, image in images.items()}
     channels = train[0].mean.shape[0]
     rows = []
     for lam in lambdas:
         hists = {"static": np.zeros((channels, 1, size), np.int64)}
         hists |= {name: np.zeros((channels, n, size), np.int64) for name, (n, _) in contexts.items()}
         for p in train:
-            k = indices(p, lam)
+            k = indices(quantizer.quantize(p, {"lambda": lam}))
             chan = np.broadcast_to(np.arange(channels)[:, None, None], k.shape).ravel()
             np.add.at(hists["static"], (chan, 0, k.ravel()), 1)
             for name, (_, ctx) in contexts.items():
                 np.add.at(hists[name], (chan, ctx(k).ravel(), k.ravel()), 1)
         counts = {name: backoff_counts(h, r, shift).reshape(-1, size) for name, h in hists.items()}
         shipped = quantizer.tables.counts(quantizer.tables.table_index(lam))
-        for name, image in valid.items():
-            p = post(image)
-            k = indices(p, lam)
+        for name, (image, p) in valid.items():
+            q = quantizer.quantize(p, {"lambda": lam})
+            k = indices(q)
             pixels = image.shape[0] * image.shape[1]
             chan = np.broadcast_to(np.arange(channels)[:, None, None], k.shape).ravel()
             off = k.ravel() == median
@@ -116,7 +115,7 @@ def measure(codec: ImageCodec, lambdas: list[float], copies: int = 3, synthetic:
             for cname, (n, ctx) in contexts.items():
                 bits[cname] = code_bits(counts[cname], chan * n + ctx(k).ravel(), k.ravel())
             static = bits["static"].sum()
-            decoded = net.decode_image(quantizer.dequantize(quantizer.quantize(p, {"lambda": lam})), image.shape[:2])
+            decoded = codec.network.decode_image(quantizer.dequantize(q), image.shape[:2])
             row = {"lambda": lam, "image": name, "psnr": psnr(image, decoded),
                    "bpp_shipped_tables": float(code_bits(shipped, chan, k.ravel()).sum() / pixels),
                    **{f"bpp_{n}": float(b.sum() / pixels) for n, b in bits.items()},

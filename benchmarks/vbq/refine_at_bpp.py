@@ -1,11 +1,12 @@
 """PSNR at a target rate with and without encoder-side refinement, against JPEG 4:2:0 at that rate.
 
-    python benchmarks/vbq/refine_at_bpp.py --rd benchmarks/vbq/rd-v3/rd.json --images astronaut coffee \
+    python benchmarks/vbq/refine_at_bpp.py --rd benchmarks/vbq/rd-v3/rd.json \
+        --images astronaut coffee chelsea green-meadow storm aqua \
         --bpp 0.5 --steps 100 --json benchmarks/vbq/refine_at_bpp-v3.json
 
 VBQ: the shipped codec's best file of at most ``--bpp`` (``ImageCodec.encode_bpp``), decoded and
 scored (PSNR on RGB 8-bit), for 0 and ``--steps`` refinement steps (one torch thread). JPEG: its
-R–D points from an ``codecframe image rd`` report, interpolated at ``--bpp`` in log bpp as the report does.
+R–D points from a ``codecframe image rd`` report at ``--bpp`` (``report.psnr_at``, as the report's margins).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from codecframe.io import atomic_write
 from codecframe_vbq.image import data
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
+from codecframe_vbq.image.report import psnr_at
 
 
 def main() -> None:
@@ -37,14 +38,11 @@ def main() -> None:
     rows = []
     for name in args.images:
         image = data.load(name)
-        jpeg = sorted((p["bpp"], p["psnr"]) for p in points if p["image"] == name and p["method"] == "jpeg")
-        row = {"image": name, "jpeg_psnr": float(np.interp(np.log(args.bpp), np.log([b for b, _ in jpeg]),
-                                                            [q for _, q in jpeg]))}
+        row = {"image": name, "jpeg_psnr": psnr_at(points, "jpeg", name, args.bpp)}
         for steps in (0, args.steps):
             encoded = codec.encode_bpp(image, args.bpp, refine=steps)
-            decoded, _ = ImageCodec.decode(encoded.data)
-            row[f"refine_{steps}"] = {"bpp": encoded.bpp, "psnr": psnr(image, decoded),
-                                      "margin_db": psnr(image, decoded) - row["jpeg_psnr"]}
+            quality = psnr(image, ImageCodec.decode(encoded.data)[0])
+            row[f"refine_{steps}"] = {"bpp": encoded.bpp, "psnr": quality, "margin_db": quality - row["jpeg_psnr"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json:

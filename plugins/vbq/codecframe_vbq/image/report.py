@@ -20,7 +20,7 @@ from codecframe.io import atomic_write
 
 from .metrics import bd_quality_interval, bd_rate, bd_rate_between
 
-__all__ = ["summarize", "markdown", "plot", "BPP_GRID", "BPP_RANGE", "TARGET_BPP"]
+__all__ = ["summarize", "markdown", "plot", "psnr_at", "BPP_GRID", "BPP_RANGE", "TARGET_BPP"]
 
 #: Default range of the baseline's rates (bpp) of the range BD-rates (the issue's target range).
 BPP_RANGE = (0.15, 0.6)
@@ -83,9 +83,14 @@ def _dominance(points, image, method, other, upper=math.inf, samples=200):
             "at_bpp": float(grid[worst]), "other_catches_up_at_bpp": float(grid[below[0]]) if below.size else None}
 
 
+def psnr_at(points: list[dict], method: str, image: str, bpp: float) -> float | None:
+    """PSNR of ``method`` on ``image`` at ``bpp``: its Pareto curve interpolated in log bpp (None outside it)."""
+    return _at(_curve(points, method, image), bpp)
+
+
 def _margin(points, image, other, bpp) -> float | None:
     """PSNR of VBQ minus that of ``other`` at ``bpp`` on ``image`` (None where either does not reach it)."""
-    a, b = _at(_curve(points, "vbq", image), bpp), _at(_curve(points, other, image), bpp)
+    a, b = psnr_at(points, "vbq", image, bpp), psnr_at(points, other, image, bpp)
     return None if a is None or b is None else a - b
 
 

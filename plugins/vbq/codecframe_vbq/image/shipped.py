@@ -5,12 +5,13 @@ same function (``benchmarks/vbq/training/widen_latent.py``, seed 0) and fine-tun
 (Adam 1e-3, then 1e-4 from step 8 000; 2 520 CPU-s, one thread) by the resumable run
 ``benchmarks/vbq/training/finetune-v2-lat64``: 2.13 CPU-hours in all with the second model's training.
 Weights exported with ``resumable --export``, tables fitted with
-``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1``.
+``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1 --sigma-alpha 1``.
 
 The second model (``-v2`` files, ``*_V2``): 128 filters with GDN, 32 latent channels, trained on the
 colour-augmented second split by the resumable run ``benchmarks/vbq/training/long-h128-gdn`` to
 step 25 474 (Adam 1e-3), then continued at 1e-4 by ``benchmarks/vbq/training/decay-probe`` to
-step 29 123 (5 149 CPU-s, 1.43 CPU-hours, in all, one thread).
+step 29 123 (5 149 CPU-s, 1.43 CPU-hours, in all, one thread); its tables were fitted with the same
+``build`` command without ``--sigma-alpha`` (α = 0, recorded in them).
 
 The earlier models' files stay shipped so that files written with them (the conformance vectors
 among them) still decode; the codec finds a file's VAE by the reference in its header.
@@ -19,8 +20,8 @@ among them) still decode; the codec finds a file's VAE by the reference in its h
 #: VAE weights, ``assets/image-vae-v3.safetensors``.
 VAE_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
 #: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
-#: passes), with the calibrated σ_eff they record and the flattened-prior grid over the full
-#: training range, ``assets/image-tables-v3.safetensors``.
+#: passes), searched with raw σ (they record no σ calibration; chosen on the validation images) on
+#: the flattened-prior grid over the full training range, ``assets/image-tables-v3.safetensors``.
 TABLES_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
 #: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v3.safetensors``.
 RAW_SIGMA_TABLES_REF = "sha256:6479240f0fa8ce86412a0d69554da77f980c21c83cac9ca422fba1168477fb5f"
