@@ -41,9 +41,13 @@ _VBQ_IMAGE_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9
 #: The second shipped model (the default since issue 17) and its calibrated tables.
 _VAE_V2_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
 _VBQ_IMAGE_TABLES_V2_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
-#: The third shipped model (64 latent channels, the default since issue 17's fifth session) and its tables.
+#: The third shipped model (64 latent channels, the default in issue 17's fifth session) and its tables.
 _VAE_V3_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
 _VBQ_IMAGE_TABLES_V3_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
+#: The fourth shipped model (the third fine-tuned 15 000 more steps, the default since issue 17's sixth
+#: session) and its tables.
+_VAE_V4_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
+_VBQ_IMAGE_TABLES_V4_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
 
 
 def _vbq_image(lam: float, coder: str, vae: str = _VAE_REF, tables: str = _VBQ_IMAGE_TABLES_REF) -> Make:
@@ -111,6 +115,13 @@ def _vbq_cases() -> list[Case]:
         "fitted mode, λ = 0.3, range at precision 24",
         0.3, "range", _VAE_V3_REF, _VBQ_IMAGE_TABLES_V3_REF, "VBQ fitted tables (safetensors) of the third model",
         "the third model's VAE (safetensors; decoding latents does not need it)"))
+    out.append(_image_case(
+        "vbq-image-v4-fitted-lambda-0p3-range",
+        "VBQ image container (specs/vbq.md §6) with the fourth shipped model (the third fine-tuned 15 000 more "
+        "steps, the default since issue 17's sixth session) and its tables (raw σ on the full-span grid): a 40 x 56 "
+        "crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
+        0.3, "range", _VAE_V4_REF, _VBQ_IMAGE_TABLES_V4_REF, "VBQ fitted tables (safetensors) of the fourth model",
+        "the fourth model's VAE (safetensors; decoding latents does not need it)"))
     out.append(NegativeCase(
         name="neg-vbq-foreign-tables",
         description="the VBQ tables reference replaced by the hash of a file nobody ships",

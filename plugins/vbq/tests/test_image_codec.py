@@ -21,7 +21,8 @@ from codecframe_vbq.image import data
 from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
 from codecframe_vbq.image.shipped import (RAW_SIGMA_TABLES_REF, RAW_SIGMA_TABLES_V1_REF, RAW_SIGMA_TABLES_V2_REF,
-                                          TABLES_REF, TABLES_V1_REF, TABLES_V2_REF, VAE_REF, VAE_V1_REF, VAE_V2_REF)
+                                          RAW_SIGMA_TABLES_V3_REF, TABLES_REF, TABLES_V1_REF, TABLES_V2_REF,
+                                          TABLES_V3_REF, VAE_REF, VAE_V1_REF, VAE_V2_REF, VAE_V3_REF)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,10 @@ def _png(tmp_path, image, name="in.png"):
 
 def test_shipped_assets_match_their_references():
     paths = {asset_ref(p): p for p in asset_paths()}
-    pairs = ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V2_REF, TABLES_V2_REF),
-             (VAE_V2_REF, RAW_SIGMA_TABLES_V2_REF), (VAE_V1_REF, TABLES_V1_REF), (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF))
-    assert set(paths) == {ref for pair in pairs for ref in pair} and len(paths) == 9
+    pairs = ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V3_REF, TABLES_V3_REF),
+             (VAE_V3_REF, RAW_SIGMA_TABLES_V3_REF), (VAE_V2_REF, TABLES_V2_REF), (VAE_V2_REF, RAW_SIGMA_TABLES_V2_REF),
+             (VAE_V1_REF, TABLES_V1_REF), (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF))
+    assert set(paths) == {ref for pair in pairs for ref in pair} and len(paths) == 12
     for ref in paths:
         assert find_asset(ref) == paths[ref]
     for vae, tables in pairs:
@@ -59,7 +61,8 @@ def test_tables_fitted_for_another_vae_are_refused(small):
         mixed.encode_bpp(small, 0.5)
 
 
-@pytest.mark.parametrize("vae, tables", [(VAE_V1_REF, TABLES_V1_REF), (VAE_V2_REF, TABLES_V2_REF)])
+@pytest.mark.parametrize("vae, tables", [(VAE_V1_REF, TABLES_V1_REF), (VAE_V2_REF, TABLES_V2_REF),
+                                         (VAE_V3_REF, TABLES_V3_REF)])
 def test_files_written_with_earlier_models_still_decode(small, vae, tables):
     """The header names the VAE: a file made with an earlier shipped model decodes with it."""
     old = ImageCodec(vae=vae, tables=tables).encode(small, 2.0).data

@@ -1,11 +1,16 @@
 """References (sha256) of the model files shipped in ``codecframe_vbq/assets`` (see ``docs/vbq.md``).
 
-The defaults (``-v3`` files, issue 17): the second model (below) widened to 64 latent channels as the
+The defaults (``-v4`` files, issue 17): the third model (below) fine-tuned 15 000 more steps (Adam
+1e-3 with a fresh optimiser, then 1e-4 from step 12 000; 3 459 CPU-s, one thread) by the resumable
+run ``benchmarks/vbq/training/finetune-v3-lat64-long`` (``resumable --init-from`` the third model's
+weights): 3.09 CPU-hours in all with the earlier models' training. Weights exported with
+``resumable --export``, tables fitted with
+``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1 --sigma-alpha 1``.
+
+The third model (``-v3`` files, ``*_V3``): the second model widened to 64 latent channels as the
 same function (``benchmarks/vbq/training/widen_latent.py``, seed 0) and fine-tuned 10 000 steps
 (Adam 1e-3, then 1e-4 from step 8 000; 2 520 CPU-s, one thread) by the resumable run
-``benchmarks/vbq/training/finetune-v2-lat64``: 2.13 CPU-hours in all with the second model's training.
-Weights exported with ``resumable --export``, tables fitted with
-``python -m codecframe_vbq.image.build --weights VAE --augmented-latents 3 --threads 1 --sigma-alpha 1``.
+``benchmarks/vbq/training/finetune-v2-lat64``; tables fitted with the same ``build`` command.
 
 The second model (``-v2`` files, ``*_V2``): 128 filters with GDN, 32 latent channels, trained on the
 colour-augmented second split by the resumable run ``benchmarks/vbq/training/long-h128-gdn`` to
@@ -17,14 +22,21 @@ The earlier models' files stay shipped so that files written with them (the conf
 among them) still decode; the codec finds a file's VAE by the reference in its header.
 """
 
-#: VAE weights, ``assets/image-vae-v3.safetensors``.
-VAE_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
+#: VAE weights, ``assets/image-vae-v4.safetensors``.
+VAE_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
 #: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
 #: passes), searched with raw σ (they record no σ calibration; chosen on the validation images) on
-#: the flattened-prior grid over the full training range, ``assets/image-tables-v3.safetensors``.
-TABLES_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
-#: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v3.safetensors``.
-RAW_SIGMA_TABLES_REF = "sha256:6479240f0fa8ce86412a0d69554da77f980c21c83cac9ca422fba1168477fb5f"
+#: the flattened-prior grid over the full training range, ``assets/image-tables-v4.safetensors``.
+TABLES_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
+#: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v4.safetensors``.
+RAW_SIGMA_TABLES_REF = "sha256:18e1e689698a308112f2ff0ee981f7a1f0513e37b887aaf3b7d87f2b381a6d36"
+
+#: The third model's VAE weights, ``assets/image-vae-v3.safetensors``.
+VAE_V3_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
+#: Its tables (raw σ, full-span grid), ``assets/image-tables-v3.safetensors``.
+TABLES_V3_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
+#: Its tables on the paper's quantile grid, ``assets/image-tables-raw-sigma-v3.safetensors``.
+RAW_SIGMA_TABLES_V3_REF = "sha256:6479240f0fa8ce86412a0d69554da77f980c21c83cac9ca422fba1168477fb5f"
 
 #: The second model's VAE weights, ``assets/image-vae-v2.safetensors``.
 VAE_V2_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
