@@ -111,8 +111,8 @@ def _vbq_cases() -> list[Case]:
     out.append(_image_case(
         "vbq-image-v3-fitted-lambda-0p3-range",
         "VBQ image container (specs/vbq.md §6) with the third shipped model (64 latent channels, the default "
-        "since issue 17's fifth session) and its tables (raw σ on the full-span grid): a 40 x 56 crop of the scikit-image astronaut, "
-        "fitted mode, λ = 0.3, range at precision 24",
+        "since issue 17's fifth session) and its tables (raw σ on the full-span grid): a 40 x 56 crop of the "
+        "scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
         0.3, "range", _VAE_V3_REF, _VBQ_IMAGE_TABLES_V3_REF, "VBQ fitted tables (safetensors) of the third model",
         "the third model's VAE (safetensors; decoding latents does not need it)"))
     out.append(_image_case(
