@@ -4,11 +4,13 @@
     python $T/curves.py $T/explore/* $T/long-h128-gdn $T/decay-probe $T/long-h128-gdn-stride8 \
         $T/finetune-v2-var5e-4 $T/finetune-v2-var2.5e-4 $T/finetune-v2-var2.5e-4-lr1e-3 $T/finetune-s8-var0.002 \
         $T/finetune-s8-var0.004 $T/long-h192-gdn $T/finetune-v2-lat64 $T/finetune-v2-lat64-var0.002 \
-        $T/finetune-v3-lat64-long $T/finetune-v3-lat128 --offset finetune-v2-var5e-4 29123 5149 \
+        $T/finetune-v3-lat64-long $T/finetune-v3-lat128 $T/finetune-v4-lat64-more $T/finetune-v3-lat128-var0.002 \
+        --offset finetune-v2-var5e-4 29123 5149 \
         --offset finetune-v2-var2.5e-4 29123 5149 --offset finetune-v2-var2.5e-4-lr1e-3 29123 5149 \
         --offset finetune-s8-var0.002 7949 2008 --offset finetune-s8-var0.004 7949 2008 \
         --offset finetune-v2-lat64 29123 5149 --offset finetune-v2-lat64-var0.002 29123 5149 \
         --offset finetune-v3-lat64-long 39123 7669 --offset finetune-v3-lat128 39123 7669 \
+        --offset finetune-v4-lat64-more 54123 11128 --offset finetune-v3-lat128-var0.002 54123 11404 \
         --md $T/curves.md --png $T/curves.png
 
 Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The first
