@@ -15,6 +15,9 @@ from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.conformance.cases import FOREIGN_ASSET, Case, NegativeCase, PositiveCase, header_edit, pipeline
 from codecframe.pipeline import Pipeline
 
+from .image.shipped import (RAW_SIGMA_TABLES_V1_REF, TABLES_V2_REF, TABLES_V3_REF, TABLES_V4_REF, VAE_V1_REF,
+                             VAE_V2_REF, VAE_V3_REF, VAE_V4_REF)
+
 __all__ = ["cases"]
 
 Make = Callable[[], tuple[Pipeline, Mapping[str, Posterior]]]
@@ -34,23 +37,10 @@ def _vbq(lam: float, coder: str, precision: int, r_max: int = 10) -> Make:
     return lambda: (pipeline(quantizer, {"id": "fixed", "setting": {"lambda": lam}}, coder, precision), _latents(40))
 
 
-#: The VAE asset the image vectors' meta names (informative for decoding latents: specs/vbq.md §6).
-_VAE_REF = "sha256:b4db75fb95193cb5b7bc3f552821a829f2dcb1620727be839fcf214fdba45879"
-# the tables the stored image vectors were made with (raw σ; the plugin's default tables changed later)
-_VBQ_IMAGE_TABLES_REF = "sha256:82aab76401c8142813a32fc81ae7728d80e10b7ec0e495a9c1ce86e4e14a19d7"
-#: The second shipped model (the default since issue 17) and its calibrated tables.
-_VAE_V2_REF = "sha256:8852d675127f05f345f53d57f499f12853f4fb06430204a6ca47c9838d2e8612"
-_VBQ_IMAGE_TABLES_V2_REF = "sha256:b42249a059a94cb79e692c25ab5f4c01492ce92340094bc3c6598c1b91e61883"
-#: The third shipped model (64 latent channels, the default in issue 17's fifth session) and its tables.
-_VAE_V3_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
-_VBQ_IMAGE_TABLES_V3_REF = "sha256:f73591df155ee866d28612b10ecabcb72d68552f50aadb53b21d95ef2eace4fe"
-#: The fourth shipped model (the third fine-tuned 15 000 more steps, the default since issue 17's sixth
-#: session) and its tables.
-_VAE_V4_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
-_VBQ_IMAGE_TABLES_V4_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
+def _vbq_image(lam: float, coder: str, vae: str = VAE_V1_REF, tables: str = RAW_SIGMA_TABLES_V1_REF) -> Make:
+    """By default the first model's VAE, which the first image vectors' meta names (informative for decoding
+    latents: specs/vbq.md §6), and the raw-σ tables they were made with."""
 
-
-def _vbq_image(lam: float, coder: str, vae: str = _VAE_REF, tables: str = _VBQ_IMAGE_TABLES_REF) -> Make:
     def make() -> tuple[Pipeline, Mapping[str, Posterior]]:
         from skimage import data  # noqa: PLC0415 - only the image vectors need it
 
@@ -99,28 +89,28 @@ def _vbq_cases() -> list[Case]:
             f"vbq-image-fitted-lambda-{lam:g}-{coder}".replace(".", "p"),
             f"VBQ image container (specs/vbq.md §6): the shipped VAE's latents of a 40 x 56 crop of the "
             f"scikit-image astronaut, fitted mode with the shipped tables, λ = {lam:g}, {coder} at precision 24",
-            lam, coder, _VAE_REF, _VBQ_IMAGE_TABLES_REF, "VBQ fitted tables (safetensors) the image vectors use",
+            lam, coder, VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF, "VBQ fitted tables (safetensors) the image vectors use",
             "the image container's VAE (safetensors; decoding latents does not need it)"))
     out.append(_image_case(
         "vbq-image-v2-fitted-lambda-0p3-range",
         "VBQ image container (specs/vbq.md §6) with the second shipped model (the default since issue 17) and "
         "its calibrated tables: a 40 x 56 crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at "
         "precision 24",
-        0.3, "range", _VAE_V2_REF, _VBQ_IMAGE_TABLES_V2_REF, "VBQ fitted tables (safetensors) of the second model",
+        0.3, "range", VAE_V2_REF, TABLES_V2_REF, "VBQ fitted tables (safetensors) of the second model",
         "the second model's VAE (safetensors; decoding latents does not need it)"))
     out.append(_image_case(
         "vbq-image-v3-fitted-lambda-0p3-range",
         "VBQ image container (specs/vbq.md §6) with the third shipped model (64 latent channels, the default "
         "since issue 17's fifth session) and its tables (raw σ on the full-span grid): a 40 x 56 crop of the "
         "scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
-        0.3, "range", _VAE_V3_REF, _VBQ_IMAGE_TABLES_V3_REF, "VBQ fitted tables (safetensors) of the third model",
+        0.3, "range", VAE_V3_REF, TABLES_V3_REF, "VBQ fitted tables (safetensors) of the third model",
         "the third model's VAE (safetensors; decoding latents does not need it)"))
     out.append(_image_case(
         "vbq-image-v4-fitted-lambda-0p3-range",
         "VBQ image container (specs/vbq.md §6) with the fourth shipped model (the third fine-tuned 15 000 more "
         "steps, the default since issue 17's sixth session) and its tables (raw σ on the full-span grid): a 40 x 56 "
         "crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
-        0.3, "range", _VAE_V4_REF, _VBQ_IMAGE_TABLES_V4_REF, "VBQ fitted tables (safetensors) of the fourth model",
+        0.3, "range", VAE_V4_REF, TABLES_V4_REF, "VBQ fitted tables (safetensors) of the fourth model",
         "the fourth model's VAE (safetensors; decoding latents does not need it)"))
     out.append(NegativeCase(
         name="neg-vbq-foreign-tables",

@@ -23,13 +23,16 @@ among them) still decode; the codec finds a file's VAE by the reference in its h
 """
 
 #: VAE weights, ``assets/image-vae-v4.safetensors``.
-VAE_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
+VAE_V4_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
 #: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
 #: passes), searched with raw σ (they record no σ calibration; chosen on the validation images) on
 #: the flattened-prior grid over the full training range, ``assets/image-tables-v4.safetensors``.
-TABLES_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
+TABLES_V4_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
 #: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v4.safetensors``.
-RAW_SIGMA_TABLES_REF = "sha256:18e1e689698a308112f2ff0ee981f7a1f0513e37b887aaf3b7d87f2b381a6d36"
+RAW_SIGMA_TABLES_V4_REF = "sha256:18e1e689698a308112f2ff0ee981f7a1f0513e37b887aaf3b7d87f2b381a6d36"
+#: The defaults: the fourth model's files (a file names its own by hash, so changing these changes
+#: only what new files are written with).
+VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF = VAE_V4_REF, TABLES_V4_REF, RAW_SIGMA_TABLES_V4_REF
 
 #: The third model's VAE weights, ``assets/image-vae-v3.safetensors``.
 VAE_V3_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
