@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from codecframe.assets import asset_ref
-from codecframe.errors import AssetError
+from codecframe.assets import asset_ref, register_asset
+from codecframe.errors import AssetError, InputError
 
+from codecframe_vbq.fit import fit_tables
 from codecframe_vbq.image import data, heldout, resumable
 from codecframe_vbq.image.augment import NONE, PERMUTATIONS, Augmentation, augment, recolour, rgb_to_ycbcr
 from codecframe_vbq.image.checkpoint import load_checkpoint
+from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.latents import augmented_images, augmented_latents
 from codecframe_vbq.image.sampler import CropSampler
 from codecframe_vbq.image.synthetic import dead_leaves, hsv_to_rgb, hue_sweep
@@ -227,6 +230,71 @@ def test_init_from_fine_tunes_exported_weights(tmp_path, capsys):
         resumable.main(["--run-dir", str(tmp_path / "c"), "--init-from", str(tmp_path / "w.safetensors"),
                         "--hidden", "16", *base])
     assert "drop --hidden" in capsys.readouterr().err and not (tmp_path / "c" / resumable.CHECKPOINT).exists()
+
+
+def _tiny_tables(tmp_path, weights) -> Path:
+    """VBQ tables for the TINY VAE in ``weights``, fitted on random crops' posteriors and recording it."""
+    model = heldout.load_model(weights, None)
+    x = torch.from_numpy(np.random.default_rng(0).random((4, 3, 64, 64), np.float32))
+    with torch.no_grad():
+        mean, std = model.encode(x)
+    flat = [t.numpy().transpose(1, 0, 2, 3).reshape(TINY.latent, -1).astype(np.float64) for t in (mean, std)]
+    path = tmp_path / "tables.safetensors"
+    path.write_bytes(fit_tables(*flat, (0.5, 2.0), info={"vae": asset_ref(weights.read_bytes())}).to_bytes())
+    return path
+
+
+def test_tune_decoder_trains_the_decoder_alone_and_resumes_exactly(tmp_path, capsys):
+    """--tune-decoder: the encoder stays bit for bit, the decoder moves, the VBQ PSNR of the validation
+    image is logged, and a run stopped and resumed equals one run straight through."""
+    torch.set_num_threads(1)
+    base = ["--crop", "32", "--batch", "2", "--validate-every", "2", "--lr", "0.01"]
+    assert resumable.main(["--run-dir", str(tmp_path / "a"), "--steps", "1", "--hidden", "8", "--latent", "4",
+                           "--export", str(tmp_path / "w.safetensors"), *base]) == 0
+    tables = _tiny_tables(tmp_path, tmp_path / "w.safetensors")
+    tune = ["--init-from", str(tmp_path / "w.safetensors"), "--tune-decoder", str(tables), "--steps", "4",
+            "--lambda-range", "0.5", "2", *base]
+    assert resumable.main(["--run-dir", str(tmp_path / "once"), *tune, "--export", str(tmp_path / "t.safetensors")]) == 0
+    assert resumable.main(["--run-dir", str(tmp_path / "twice"), *tune, "--stop-after", "2"]) == 0
+    assert resumable.main(["--run-dir", str(tmp_path / "twice"), "--resume", "--tune-decoder", str(tables)]) == 0
+    start = heldout.load_model(tmp_path / "w.safetensors", None).state_dict()
+    once, twice = (load_checkpoint(tmp_path / d / resumable.CHECKPOINT) for d in ("once", "twice"))
+    assert once.step == twice.step == 4 and once.settings["tune_decoder"] == asset_ref(tables.read_bytes())
+    assert once.settings["lambda_range"] == [0.5, 2.0]
+    for (k, v), (k2, v2) in zip(once.model.state_dict().items(), twice.model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2), k
+        assert torch.equal(v, start[k]) == k.startswith("encoder."), k
+    rows = [json.loads(ln) for ln in (tmp_path / "once" / resumable.PROGRESS).read_text().splitlines()]
+    assert set(rows[1]["validation_vbq_psnr"]) == {"0.5", "2", "8"}
+    assert 0 < rows[1]["validation_vbq_psnr"]["2"]["mean"] < 60
+    # the tuned weights keep their encoder, so the codec takes the tables of the weights they started from
+    tuned = ImageCodec(vae=register_asset(tmp_path / "t.safetensors"), tables=register_asset(tables))
+    assert tuned.encoder_refs == {tuned.vae_ref, asset_ref((tmp_path / "w.safetensors").read_bytes())}
+    tuned.check_tables()
+    image = np.random.default_rng(1).integers(0, 256, (40, 56, 3), np.uint8)
+    decoded, _ = ImageCodec.decode(tuned.encode(image, 1.0).data)
+    assert decoded.shape == image.shape
+
+
+def test_tune_decoder_refuses_tables_of_another_vae_and_a_range_alone(tmp_path, capsys):
+    base = ["--crop", "32", "--batch", "1", "--validate-every", "1000", "--steps", "1"]
+    for name in ("w", "v"):
+        assert resumable.main(["--run-dir", str(tmp_path / name), "--hidden", "8", "--latent", "4", "--seed",
+                               str(len(name) + ord(name)), "--export", str(tmp_path / f"{name}.safetensors"), *base]) == 0
+    tables = _tiny_tables(tmp_path, tmp_path / "w.safetensors")
+    with pytest.raises(InputError, match="was fitted for the VAE"):
+        resumable.main(["--run-dir", str(tmp_path / "x"), "--init-from", str(tmp_path / "v.safetensors"),
+                        "--tune-decoder", str(tables), *base])
+    assert not (tmp_path / "x" / resumable.CHECKPOINT).exists()
+    other = ImageCodec(vae=register_asset(tmp_path / "v.safetensors"), tables=register_asset(tables))
+    with pytest.raises(InputError, match="fitted for the VAE"):  # an ordinary run's weights: its own tables only
+        other.check_tables()
+    with pytest.raises(SystemExit):
+        resumable.main(["--run-dir", str(tmp_path / "y"), "--lambda-range", "1", "2", *base])
+    assert "--lambda-range needs --tune-decoder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        resumable.main(["--run-dir", str(tmp_path / "z"), "--tune-decoder", str(tables), *base])
+    assert "--tune-decoder needs --init-from" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- held-out measurements

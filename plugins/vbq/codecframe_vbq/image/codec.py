@@ -97,12 +97,21 @@ class ImageCodec:
         mean, std = self.network.encode_image(image)
         return GaussianPosterior(mean=mean, std=std)
 
+    @cached_property
+    def encoder_refs(self) -> frozenset[str]:
+        """The VAEs whose tables fit this codec's encoder: its own and, for weights whose decoder alone was
+        tuned (``resumable --tune-decoder``: the encoder, hence every posterior, is unchanged), the
+        weights the tuning started from."""
+        settings = load_model(self.vae_ref)[1].get("info", {}).get("training", {}).get("settings", {})
+        base = settings.get("init_from") if settings.get("tune_decoder") else None
+        return frozenset({self.vae_ref, base} - {None, ""})
+
     def check_tables(self) -> None:
-        """InputError if the tables record (``info["vae"]``) that they were fitted for another VAE
-        than this codec's; tables that record no VAE are taken as they are."""
+        """InputError if the tables record (``info["vae"]``) that they were fitted for a VAE with another
+        encoder than this codec's (:attr:`encoder_refs`); tables that record no VAE are taken as they are."""
         tables = self.quantizer.tables
         fitted_for = None if tables is None else tables.info.get("vae")
-        if fitted_for is not None and fitted_for != self.vae_ref:
+        if fitted_for is not None and fitted_for not in self.encoder_refs:
             raise InputError(f"the VBQ tables {self.quantizer.config.tables} were fitted for the VAE {fitted_for}, "
                              f"not for {self.vae_ref}: pass that VAE's tables (or refit them with build --weights)")
 

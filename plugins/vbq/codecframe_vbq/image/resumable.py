@@ -15,7 +15,9 @@ per-image g(μ) PSNR of the validation images every ``--validate-every`` steps. 
 ``--validate-every``, ``--checkpoint-minutes`` and ``--threads`` changed (a different thread
 count changes the float rounding of the steps that follow, nothing else). ``--init-from`` starts a new
 run (fresh Adam, step 0) from exported VAE weights, whose architecture it keeps; only the likelihood
-variance may be changed.
+variance may be changed. ``--tune-decoder TABLES`` (with ``--init-from`` the VAE those VBQ tables were
+fitted for) trains the decoder alone on VBQ-quantized latents at λ log-uniform in ``--lambda-range``
+(:mod:`.decoder_tuning`); the progress log then also gets the validation images' VBQ PSNR.
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codecframe.assets import asset_ref
+from codecframe.assets import asset_ref, register_asset
+from codecframe.errors import InputError
 from codecframe.io import atomic_write
 
 from . import data
 from .architecture import UPSAMPLING
 from .augment import Augmentation
+from ..quantizer import VBQQuantizer
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .decoder_tuning import decoder_loss, vbq_validation_psnr
 from .heldout import psnr, reconstruct
 from .sampler import CropSampler
 from .train import run_script
@@ -70,6 +75,11 @@ class RunSettings:
     augmentation: Augmentation = Augmentation()
     #: sha256 reference of the VAE weights the run started from ("" for a random initialisation).
     init_from: str = ""
+    #: sha256 reference of the VBQ tables whose quantized latents the decoder alone is tuned on ("": train
+    #: the whole VAE on its ELBO).
+    tune_decoder: str = ""
+    #: λ range (log-uniform) of the decoder tuning.
+    lambda_range: tuple[float, float] = (0.125, 32.0)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -78,7 +88,8 @@ class RunSettings:
     def from_dict(cls, d: dict) -> RunSettings:
         aug = dict(d["augmentation"])
         aug["scale"] = tuple(aug["scale"])
-        return cls(**{**d, "augmentation": Augmentation(**aug)})
+        lambda_range = tuple(d.get("lambda_range", cls.lambda_range))
+        return cls(**{**d, "augmentation": Augmentation(**aug), "lambda_range": lambda_range})
 
 
 def start(config: VAEConfig, settings: RunSettings, state: dict[str, torch.Tensor] | None = None) -> Checkpoint:
@@ -126,6 +137,10 @@ def run(ck: Checkpoint, run_dir: Path, stop_after_steps: int | None = None, log=
     end = settings.steps if stop_after_steps is None else min(settings.steps, ck.step + stop_after_steps)
     model, opt = ck.model, ck.optimizer
     model.train()
+    quantizer = None
+    if settings.tune_decoder:  # the encoder gets no gradients, so Adam never steps it
+        quantizer = VBQQuantizer(tables=settings.tune_decoder, channel_axis=0)
+        model.encoder.requires_grad_(False)
     try:
         while ck.step < end and not stop["now"] and (cpu_budget is None or ck.cpu_s < cpu_budget):
             ck.step += 1
@@ -133,7 +148,10 @@ def run(ck: Checkpoint, run_dir: Path, stop_after_steps: int | None = None, log=
             for group in opt.param_groups:
                 group["lr"] = lr
             x = torch.from_numpy(sampler.sample(settings.batch, ck.rng))
-            loss, parts = model.loss(x)
+            if quantizer is None:
+                loss, parts = model.loss(x)
+            else:
+                loss, parts = decoder_loss(model, quantizer, x, ck.rng, settings.lambda_range)
             opt.zero_grad()
             loss.backward()
             if settings.clip:
@@ -147,6 +165,8 @@ def run(ck: Checkpoint, run_dir: Path, stop_after_steps: int | None = None, log=
                 if validate:
                     c, w = time.process_time(), time.perf_counter()
                     row["validation_gmu_psnr"] = validation_psnr(model, validation)
+                    if quantizer is not None:
+                        row["validation_vbq_psnr"] = vbq_validation_psnr(model, quantizer, validation)
                     cpu0 += time.process_time() - c
                     wall0 += time.perf_counter() - w
                 _append(progress, row)
@@ -208,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layers", type=int, default=None, choices=(3, 4), help=f"default {VAEConfig.layers}")
     ap.add_argument("--stride", type=int, default=None, choices=(8, 16), help=f"default {VAEConfig.stride}")
     ap.add_argument("--upsampling", default=None, choices=UPSAMPLING, help=f"default {VAEConfig.upsampling}")
+    ap.add_argument("--tune-decoder", type=Path, default=None, metavar="TABLES",
+                    help="train the decoder alone on latents quantized with these VBQ tables (fitted for the "
+                         "--init-from weights); on resume, give the same file again unless it is shipped")
+    ap.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                    help=f"λ range of --tune-decoder, log-uniform (default {RunSettings.lambda_range})")
     args = ap.parse_args(argv)
     for name in ("steps", "validate_every", "threads", "batch", "crop"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -215,8 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     architecture = {k: getattr(args, k) for k in _ARCHITECTURE if getattr(args, k) is not None}
     if args.likelihood_variance is not None:
         architecture["likelihood_variance"] = args.likelihood_variance
+    if args.lambda_range is not None and (args.tune_decoder is None or args.resume):
+        ap.error("--lambda-range needs --tune-decoder, and a resumed run keeps its own")
+    if args.lambda_range is not None and not 0 < args.lambda_range[0] <= args.lambda_range[1]:
+        ap.error(f"--lambda-range needs 0 < LO <= HI, got {args.lambda_range}")
+    tables_ref = None if args.tune_decoder is None else register_asset(args.tune_decoder)
     if args.resume:
         ck = load_checkpoint(args.run_dir / CHECKPOINT)
+        if tables_ref is not None and tables_ref != ck.settings.get("tune_decoder"):
+            ap.error(f"{args.tune_decoder} is not the tables this run tunes the decoder on")
         for key in ("steps", "checkpoint_minutes", "validate_every", "threads"):  # none changes what is trained
             if getattr(args, key) is not None:
                 ck.settings = {**ck.settings, key: getattr(args, key)}
@@ -232,13 +264,20 @@ def main(argv: list[str] | None = None) -> int:
             model, _, raw = load_vae_file(args.init_from)
             config = dataclasses.replace(model.config, **architecture)  # the likelihood variance, if given
             state, init_ref = model.state_dict(), asset_ref(raw)
+        elif tables_ref is not None:
+            ap.error("--tune-decoder needs --init-from, the weights its tables were fitted for")
         else:
             config = VAEConfig(**architecture)
+        if tables_ref is not None:
+            fitted_for = VBQQuantizer(tables=tables_ref, channel_axis=0).tables.info.get("vae")
+            if fitted_for not in (None, init_ref):
+                raise InputError(f"{args.tune_decoder} was fitted for the VAE {fitted_for}, not for {args.init_from}")
         settings = RunSettings(seed=args.seed, steps=args.steps or RunSettings.steps, batch=args.batch,
                                crop=args.crop, lr=args.lr, threads=args.threads or 1,
                                validate_every=args.validate_every or RunSettings.validate_every,
                                checkpoint_minutes=args.checkpoint_minutes or RunSettings.checkpoint_minutes,
-                               init_from=init_ref)
+                               init_from=init_ref, tune_decoder=tables_ref or "",
+                               lambda_range=tuple(args.lambda_range or RunSettings.lambda_range))
         torch.set_num_threads(settings.threads)
         ck = start(config, settings, state)
     ck = run(ck, args.run_dir, args.stop_after, log=lambda s: print(s, flush=True), cpu_budget=args.cpu_budget)
