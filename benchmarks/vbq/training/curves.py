@@ -5,13 +5,15 @@
         $T/finetune-v2-var5e-4 $T/finetune-v2-var2.5e-4 $T/finetune-v2-var2.5e-4-lr1e-3 $T/finetune-s8-var0.002 \
         $T/finetune-s8-var0.004 $T/long-h192-gdn $T/finetune-v2-lat64 $T/finetune-v2-lat64-var0.002 \
         $T/finetune-v3-lat64-long $T/finetune-v3-lat128 $T/finetune-v4-lat64-more $T/finetune-v3-lat128-var0.002 \
+        $T/decoder-v4-vbq $T/decoder-v4-vbq-crop256 $T/decoder-v4-vbq-crop256-wide \
         --offset finetune-v2-var5e-4 29123 5149 \
         --offset finetune-v2-var2.5e-4 29123 5149 --offset finetune-v2-var2.5e-4-lr1e-3 29123 5149 \
         --offset finetune-s8-var0.002 7949 2008 --offset finetune-s8-var0.004 7949 2008 \
         --offset finetune-v2-lat64 29123 5149 --offset finetune-v2-lat64-var0.002 29123 5149 \
         --offset finetune-v3-lat64-long 39123 7669 --offset finetune-v3-lat128 39123 7669 \
         --offset finetune-v4-lat64-more 54123 11128 --offset finetune-v3-lat128-var0.002 54123 11404 \
-        --md $T/curves.md --png $T/curves.png
+        --offset decoder-v4-vbq 54123 11128 --offset decoder-v4-vbq-crop256 54123 11128 \
+        --offset decoder-v4-vbq-crop256-wide 54123 11128 --md $T/curves.md --png $T/curves.png
 
 Reads each run directory's ``progress.jsonl`` (:mod:`codecframe_vbq.image.resumable`). The first
 table gives, at each CPU budget, the step reached and the mean validation PSNR of the last validation

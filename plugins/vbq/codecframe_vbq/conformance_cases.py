@@ -15,8 +15,8 @@ from codecframe.builtins.gaussian import GaussianPosterior
 from codecframe.conformance.cases import FOREIGN_ASSET, Case, NegativeCase, PositiveCase, header_edit, pipeline
 from codecframe.pipeline import Pipeline
 
-from .image.shipped import (RAW_SIGMA_TABLES_V1_REF, TABLES_V2_REF, TABLES_V3_REF, TABLES_V4_REF, VAE_V1_REF,
-                             VAE_V2_REF, VAE_V3_REF, VAE_V4_REF)
+from .image.shipped import (RAW_SIGMA_TABLES_V1_REF, TABLES_V2_REF, TABLES_V3_REF, TABLES_V4_REF, TABLES_V5_REF,
+                             VAE_V1_REF, VAE_V2_REF, VAE_V3_REF, VAE_V4_REF, VAE_V5_REF)
 
 __all__ = ["cases"]
 
@@ -112,6 +112,13 @@ def _vbq_cases() -> list[Case]:
         "crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
         0.3, "range", VAE_V4_REF, TABLES_V4_REF, "VBQ fitted tables (safetensors) of the fourth model",
         "the fourth model's VAE (safetensors; decoding latents does not need it)"))
+    out.append(_image_case(
+        "vbq-image-v5-fitted-lambda-0p3-range",
+        "VBQ image container (specs/vbq.md §6) with the fifth shipped model (the fourth's encoder with a decoder "
+        "tuned on VBQ-quantized latents, the default since issue 17's seventh session) and the fourth model's "
+        "tables: a 40 x 56 crop of the scikit-image astronaut, fitted mode, λ = 0.3, range at precision 24",
+        0.3, "range", VAE_V5_REF, TABLES_V5_REF, "VBQ fitted tables (safetensors) of the fourth model",
+        "the fifth model's VAE (safetensors; decoding latents does not need it)"))
     out.append(NegativeCase(
         name="neg-vbq-foreign-tables",
         description="the VBQ tables reference replaced by the hash of a file nobody ships",

@@ -22,7 +22,8 @@ from codecframe_vbq.image.codec import ImageCodec
 from codecframe_vbq.image.metrics import psnr
 from codecframe_vbq.image.shipped import (RAW_SIGMA_TABLES_REF, RAW_SIGMA_TABLES_V1_REF, RAW_SIGMA_TABLES_V2_REF,
                                           RAW_SIGMA_TABLES_V3_REF, TABLES_REF, TABLES_V1_REF, TABLES_V2_REF,
-                                          TABLES_V3_REF, VAE_REF, VAE_V1_REF, VAE_V2_REF, VAE_V3_REF)
+                                          TABLES_V3_REF, TABLES_V4_REF, VAE_REF, VAE_V1_REF, VAE_V2_REF, VAE_V3_REF,
+                                          VAE_V4_REF)
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +40,11 @@ def _png(tmp_path, image, name="in.png"):
 
 def test_shipped_assets_match_their_references():
     paths = {asset_ref(p): p for p in asset_paths()}
-    pairs = ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V3_REF, TABLES_V3_REF),
-             (VAE_V3_REF, RAW_SIGMA_TABLES_V3_REF), (VAE_V2_REF, TABLES_V2_REF), (VAE_V2_REF, RAW_SIGMA_TABLES_V2_REF),
-             (VAE_V1_REF, TABLES_V1_REF), (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF))
-    assert set(paths) == {ref for pair in pairs for ref in pair} and len(paths) == 12
+    pairs = ((VAE_REF, TABLES_REF), (VAE_REF, RAW_SIGMA_TABLES_REF), (VAE_V4_REF, TABLES_REF),
+             (VAE_V4_REF, RAW_SIGMA_TABLES_REF), (VAE_V3_REF, TABLES_V3_REF), (VAE_V3_REF, RAW_SIGMA_TABLES_V3_REF),
+             (VAE_V2_REF, TABLES_V2_REF), (VAE_V2_REF, RAW_SIGMA_TABLES_V2_REF), (VAE_V1_REF, TABLES_V1_REF),
+             (VAE_V1_REF, RAW_SIGMA_TABLES_V1_REF))
+    assert set(paths) == {ref for pair in pairs for ref in pair} and len(paths) == 13
     for ref in paths:
         assert find_asset(ref) == paths[ref]
     for vae, tables in pairs:
@@ -61,8 +63,17 @@ def test_tables_fitted_for_another_vae_are_refused(small):
         mixed.encode_bpp(small, 0.5)
 
 
+def test_the_default_vae_shares_the_fourth_models_tables_only(small):
+    """The fifth model is the fourth's encoder with a tuned decoder: its tables are the fourth's, and
+    tables fitted for any other model are refused."""
+    assert TABLES_REF == TABLES_V4_REF and VAE_REF != VAE_V4_REF
+    assert ImageCodec(vae=VAE_REF, tables=TABLES_V4_REF).network.config == ImageCodec(vae=VAE_V4_REF).network.config
+    with pytest.raises(InputError, match=f"fitted for the VAE {VAE_V3_REF}"):
+        ImageCodec(vae=VAE_REF, tables=TABLES_V3_REF).encode(small, 2.0)
+
+
 @pytest.mark.parametrize("vae, tables", [(VAE_V1_REF, TABLES_V1_REF), (VAE_V2_REF, TABLES_V2_REF),
-                                         (VAE_V3_REF, TABLES_V3_REF)])
+                                         (VAE_V3_REF, TABLES_V3_REF), (VAE_V4_REF, TABLES_V4_REF)])
 def test_files_written_with_earlier_models_still_decode(small, vae, tables):
     """The header names the VAE: a file made with an earlier shipped model decodes with it."""
     old = ImageCodec(vae=vae, tables=tables).encode(small, 2.0).data

@@ -1,6 +1,16 @@
 """References (sha256) of the model files shipped in ``codecframe_vbq/assets`` (see ``docs/vbq.md``).
 
-The defaults (``-v4`` files, issue 17): the third model (below) fine-tuned 15 000 more steps (Adam
+The defaults (issue 17): the fifth model's VAE (``image-vae-v5.safetensors``) with the fourth
+model's tables. Its encoder is the fourth model's, bit for bit; only the decoder was trained further,
+4 000 steps on latents quantized by the fourth model's tables (VBQ at λ log-uniform in [1/32, 32] per
+crop, 256-pixel crops, batch 4, Adam 1e-4 then 1e-5 from step 3 200; 1 326 CPU-s, one thread) by
+the resumable run ``benchmarks/vbq/training/decoder-v4-vbq-crop256-wide`` (``resumable --init-from
+VAE_V4 --tune-decoder TABLES_V4 --lambda-range 0.03125 32``): 3.46 CPU-hours in all. Posteriors,
+hence tables, are the fourth model's (refitted, they differ only in the VAE reference they record),
+so none are shipped for it; ``ImageCodec`` accepts a decoder-tuned VAE with the tables of the weights it
+started from.
+
+The fourth model (``-v4`` files, ``*_V4``): the third model (below) fine-tuned 15 000 more steps (Adam
 1e-3 with a fresh optimiser, then 1e-4 from step 12 000; 3 459 CPU-s, one thread) by the resumable
 run ``benchmarks/vbq/training/finetune-v3-lat64-long`` (``resumable --init-from`` the third model's
 weights): 3.09 CPU-hours in all with the earlier models' training. Weights exported with
@@ -22,7 +32,7 @@ The earlier models' files stay shipped so that files written with them (the conf
 among them) still decode; the codec finds a file's VAE by the reference in its header.
 """
 
-#: VAE weights, ``assets/image-vae-v4.safetensors``.
+#: The fourth model's VAE weights, ``assets/image-vae-v4.safetensors``.
 VAE_V4_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1994ee"
 #: VBQ tables fitted on the training images' latents under the training augmentation (3 augmented
 #: passes), searched with raw σ (they record no σ calibration; chosen on the validation images) on
@@ -30,9 +40,13 @@ VAE_V4_REF = "sha256:b4c07fc986d997d905440df7e35f70713a6efc9c24bef5ed4bf55f045a1
 TABLES_V4_REF = "sha256:156536a1a79caa65e9ad929071fdaeabc03805f0488c035116628e20b5512f92"
 #: The same fitted with raw σ and the paper's quantile grid, ``assets/image-tables-raw-sigma-v4.safetensors``.
 RAW_SIGMA_TABLES_V4_REF = "sha256:18e1e689698a308112f2ff0ee981f7a1f0513e37b887aaf3b7d87f2b381a6d36"
-#: The defaults: the fourth model's files (a file names its own by hash, so changing these changes
+#: The fifth model's VAE weights (the fourth's encoder, a decoder tuned on VBQ-quantized latents),
+#: ``assets/image-vae-v5.safetensors``; its tables are the fourth model's.
+VAE_V5_REF = "sha256:0bc706cc457feaf6d147f79b0ad05ca31f58648666e8201f7d0799fc83f58cc2"
+TABLES_V5_REF, RAW_SIGMA_TABLES_V5_REF = TABLES_V4_REF, RAW_SIGMA_TABLES_V4_REF
+#: The defaults: the fifth model's files (a file names its own by hash, so changing these changes
 #: only what new files are written with).
-VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF = VAE_V4_REF, TABLES_V4_REF, RAW_SIGMA_TABLES_V4_REF
+VAE_REF, TABLES_REF, RAW_SIGMA_TABLES_REF = VAE_V5_REF, TABLES_V5_REF, RAW_SIGMA_TABLES_V5_REF
 
 #: The third model's VAE weights, ``assets/image-vae-v3.safetensors``.
 VAE_V3_REF = "sha256:260defc10d515463cbb5672219999ca0c31d08c6286918badbb735233573b5b1"
