@@ -242,3 +242,33 @@ def test_sigterm_during_compress_removes_the_partial_store(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+def test_an_interrupted_threaded_run_ends_only_after_its_running_chunks():
+    """The race behind the test above (it failed once on a loaded machine): dask's shared thread pool
+    kept writing chunks after the interrupted command had removed its partial store. The command's own
+    pool lets the running tasks finish and drops the queued ones before the scheduler block ends."""
+    import threading
+    import time
+
+    import dask
+    from codecframe.cli.zarr_cmd import _scheduler
+
+    started, finished = [], []
+
+    def slow(i):
+        started.append(i)
+        time.sleep(0.5)
+        finished.append(i)
+        return i
+
+    def interrupt():  # a real SIGINT once the main thread waits on running tasks
+        while not started:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt), _scheduler(0, None):
+        dask.compute(*[dask.delayed(slow)(i) for i in range(256)])
+    assert 0 < len(started) < 256 and sorted(finished) == sorted(started)
