@@ -18,12 +18,15 @@ that check).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
 import os
 import re
-from collections.abc import Mapping
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -225,7 +228,7 @@ def compute_blocks(array: da.Array, progress: Progress | None = None, stage: str
             if dask.config.get("scheduler", None) not in (None, "threads", "threading") or dask.config.get("pool", None):
                 result = array.compute()
             else:  # dask's threaded scheduler in a pool of our own: leaving it waits for its running tasks
-                with ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
+                with _own_pool(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
                     result = array.compute(scheduler="threads", pool=pool)
         if done < total:  # dask fused a block's task into the final one (a single block)
             report(stage, total, total)
@@ -238,6 +241,27 @@ def compute_blocks(array: da.Array, progress: Progress | None = None, stage: str
             future.result()  # raises the block's error
         report(stage, done, total)
     return persisted.compute()
+
+
+@contextlib.contextmanager
+def _own_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool whose exit (also on an error or an interrupt) drops the tasks not yet started and
+    waits for every started one.
+
+    ``ThreadPoolExecutor.shutdown`` joins only the threads it has recorded; an interrupt that lands
+    while ``submit`` waits for a new thread to start (long on a loaded machine) leaves that thread
+    unrecorded but running its task, which then writes after the caller has cleaned up. The pool's
+    threads are therefore also found by their name and joined.
+    """
+    prefix = f"codecframe-blocks-{uuid.uuid4().hex}"
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=prefix)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for thread in threading.enumerate():
+            if thread.name.startswith(f"{prefix}_"):
+                thread.join()
 
 
 def row_chunks(shape: tuple[int, ...], dtype: Any, target_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[int, ...]:

@@ -14,7 +14,6 @@ import logging
 import math
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,24 +129,14 @@ def _source(path: Path, chunks: Any, fields: int = 1) -> Any:
 
 @contextlib.contextmanager
 def _scheduler(workers: int, config: dict[str, Any] | None) -> Iterator[None]:
-    """dask's threaded scheduler, or a local cluster of ``workers`` processes (coder warmed with ``config``).
-
-    The threads are a pool of this block's own: on an error or an interruption the chunks already
-    running finish, and the queued ones are dropped, before the block ends, so nothing writes into an
-    output that the caller then removes (dask's shared pool would keep writing after it).
-    """
+    """dask's threaded scheduler, or a local cluster of ``workers`` processes (coder warmed with ``config``)."""
     import dask
-    from dask.system import CPU_COUNT
 
     if workers < 0:
         raise InputError(f"--workers must be 0 or more, got {workers}")
     if workers == 0:
-        pool = ThreadPoolExecutor(CPU_COUNT)
-        try:
-            with dask.config.set(scheduler="threads", pool=pool):
-                yield
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        with dask.config.set(scheduler="threads"):
+            yield
         return
     import distributed
 

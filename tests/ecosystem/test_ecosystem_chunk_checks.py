@@ -244,31 +244,36 @@ def test_sigterm_during_compress_removes_the_partial_store(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
 
 
-def test_an_interrupted_threaded_run_ends_only_after_its_running_chunks():
-    """The race behind the test above (it failed once on a loaded machine): dask's shared thread pool
-    kept writing chunks after the interrupted command had removed its partial store. The command's own
-    pool lets the running tasks finish and drops the queued ones before the scheduler block ends."""
+def test_an_interrupt_while_a_worker_thread_starts_still_waits_for_its_task(monkeypatch):
+    """The race behind the test above (it failed once in a clean-clone CI run on a loaded machine): an
+    interrupt landing while the executor waits for a new thread to start leaves that thread unrecorded,
+    and ``shutdown`` did not wait for its task, which then wrote into the removed store. Modelled
+    exactly: the second worker thread starts, then the interrupt is raised before the executor records
+    it. ``compute_blocks`` must still end only after every started task has finished."""
+    import concurrent.futures.thread as futures_thread
     import threading
     import time
 
     import dask
-    from codecframe.cli.zarr_cmd import _scheduler
 
-    started, finished = [], []
+    started, finished, workers = [], [], []
+    real_start = threading.Thread.start
 
-    def slow(i):
-        started.append(i)
-        time.sleep(0.5)
-        finished.append(i)
-        return i
+    def start(self):
+        real_start(self)
+        if self._target is futures_thread._worker:
+            workers.append(self)
+            if len(workers) == 2:
+                raise KeyboardInterrupt
 
-    def interrupt():  # a real SIGINT once the main thread waits on running tasks
-        while not started:
-            time.sleep(0.01)
-        time.sleep(0.2)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    def slow(block):
+        started.append(block)
+        time.sleep(0.3)
+        finished.append(block)
+        return block
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt), _scheduler(0, None):
-        dask.compute(*[dask.delayed(slow)(i) for i in range(256)])
-    assert 0 < len(started) < 256 and sorted(finished) == sorted(started)
+    monkeypatch.setattr(threading.Thread, "start", start)
+    blocks = da.ones(8, chunks=1).map_blocks(slow, dtype=float, meta=np.empty(0))
+    with pytest.raises(KeyboardInterrupt), dask.config.set(scheduler="threads", num_workers=4):
+        cfdask.compute_blocks(blocks)
+    assert len(workers) == 2 and started and len(finished) == len(started)
